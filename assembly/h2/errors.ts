@@ -1,0 +1,61 @@
+// RFC 9113 §7 error codes, and the reasons this core gives for raising them. A reason travels with
+// every error event so that the host can log and count exactly which rule a peer broke; the host's
+// table of messages is host/core/reasons.ts and must list the same numbers.
+export const NO_ERROR: u32 = 0x0;
+export const PROTOCOL_ERROR: u32 = 0x1;
+export const INTERNAL_ERROR: u32 = 0x2;
+export const FLOW_CONTROL_ERROR: u32 = 0x3;
+export const SETTINGS_TIMEOUT: u32 = 0x4;
+export const STREAM_CLOSED: u32 = 0x5;
+export const FRAME_SIZE_ERROR: u32 = 0x6;
+export const REFUSED_STREAM: u32 = 0x7;
+export const CANCEL: u32 = 0x8;
+export const COMPRESSION_ERROR: u32 = 0x9;
+export const CONNECT_ERROR: u32 = 0xa;
+export const ENHANCE_YOUR_CALM: u32 = 0xb;
+export const INADEQUATE_SECURITY: u32 = 0xc;
+export const HTTP_1_1_REQUIRED: u32 = 0xd;
+
+// Reasons 1..9 are HPACK's (hpack/decoder.ts); the connection's start at 10.
+export const R_BAD_PREFACE: i32 = 10;
+export const R_FIRST_NOT_SETTINGS: i32 = 11;
+export const R_FRAME_TOO_LARGE: i32 = 12;
+export const R_BAD_FRAME_LENGTH: i32 = 13;
+export const R_STREAM_ZERO: i32 = 14;          // frame type needs a stream, got 0
+export const R_STREAM_NONZERO: i32 = 15;       // connection-level frame on a stream
+export const R_BAD_PADDING: i32 = 16;
+export const R_EXPECTED_CONTINUATION: i32 = 17;
+export const R_UNEXPECTED_CONTINUATION: i32 = 18;
+export const R_IDLE_STREAM: i32 = 19;          // frame other than HEADERS/PRIORITY on an idle stream
+export const R_STREAM_ID_PARITY: i32 = 20;     // peer opened a stream with the wrong parity
+export const R_STREAM_ID_REUSED: i32 = 21;     // HEADERS on a stream id already used
+export const R_CLOSED_STREAM: i32 = 22;        // frame on a closed stream
+export const R_HALF_CLOSED: i32 = 23;          // DATA/HEADERS after the peer's END_STREAM
+export const R_SELF_DEPENDENCY: i32 = 24;
+export const R_BAD_SETTING: i32 = 25;
+export const R_WINDOW_OVERFLOW: i32 = 26;
+export const R_ZERO_WINDOW_INCREMENT: i32 = 27;
+export const R_FLOW_CONTROL: i32 = 28;         // peer sent more than the window allowed
+export const R_PUSH_PROMISE: i32 = 29;
+export const R_MALFORMED: i32 = 30;            // malformed message (§8.1.1), detail in the next reasons
+export const R_HEADER_LIST_TOO_LARGE: i32 = 31;
+export const R_HEADER_BLOCK_TOO_LARGE: i32 = 32;   // compressed block over the limit (CONTINUATION flood)
+export const R_TOO_MANY_STREAMS: i32 = 33;
+export const R_RESET_FLOOD: i32 = 34;          // rapid reset (CVE-2023-44487) or provoked resets
+export const R_EMPTY_FRAME_FLOOD: i32 = 35;    // CVE-2019-9518
+export const R_CONTROL_FLOOD: i32 = 36;        // PING/SETTINGS replies the peer does not read (CVE-2019-9512/9515)
+export const R_HPACK: i32 = 37;                // see the HPACK reason in the event
+export const R_TRAILERS_WITHOUT_END: i32 = 38;
+export const R_CONTENT_LENGTH: i32 = 39;       // DATA disagrees with content-length
+export const R_BAD_FIELD_NAME: i32 = 40;
+export const R_BAD_FIELD_VALUE: i32 = 41;
+export const R_CONNECTION_HEADER: i32 = 42;    // connection-specific field (§8.2.2)
+export const R_BAD_TE: i32 = 43;
+export const R_BAD_PSEUDO: i32 = 44;           // unknown, duplicate, misplaced or wrong-kind pseudo-header
+export const R_MISSING_PSEUDO: i32 = 45;
+export const R_BAD_PATH: i32 = 46;
+export const R_BAD_STATUS: i32 = 47;
+export const R_BAD_CONTENT_LENGTH: i32 = 48;
+export const R_GOAWAY_SENT: i32 = 49;          // stream refused after our GOAWAY
+export const R_LOCAL: i32 = 50;                // the host asked for it
+export const R_SETTINGS_FLOOD: i32 = 51;

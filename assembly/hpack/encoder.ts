@@ -1,0 +1,136 @@
+// RFC 7541 header block encoder. Indexing policy (after nghttp2's): exact matches in the static or
+// dynamic table are sent as one index; other fields are added to the dynamic table unless their
+// values rarely repeat (:path, content-length, etag, dates…), they are too large to be worth a
+// slot, or they are sensitive — authorization, proxy-authorization, short cookies (§7.1.3) and any
+// field the caller flags — which go out as never-indexed literals so no proxy downstream indexes them.
+import { Bytes } from '../bytes';
+import { encodeInt } from './integer';
+import { huffmanLength, huffmanEncode } from './huffman';
+import { DynamicTable, ENTRY_OVERHEAD } from './dynamic-table';
+import { STATIC_COUNT, findStaticName, findStaticValue } from './static-table';
+import { hashBytes, bytesEqual, HASH_SEED } from './hash';
+
+export const FIELD_SENSITIVE: u32 = 1; // never index, here or downstream
+export const FIELD_NO_INDEX: u32 = 2;  // do not add to the dynamic table
+
+const S_PATH = 4, S_AGE = 21, S_AUTHORIZATION = 23, S_CONTENT_LENGTH = 28, S_COOKIE = 32,
+  S_ETAG = 34, S_IF_MODIFIED_SINCE = 40, S_IF_NONE_MATCH = 41, S_LOCATION = 46,
+  S_PROXY_AUTHORIZATION = 49, S_SET_COOKIE = 55;
+
+export class HpackEncoder {
+  table: DynamicTable;
+  /** Our own ceiling on the table, whatever larger size the peer allows. */
+  limit: i32;
+  byFull: Map<u32, u32> = new Map();
+  byName: Map<u32, u32> = new Map();
+  // size updates owed at the start of the next block (§4.2): the smallest since the last block, then the last
+  pendingMin: i32 = -1;
+  pendingSize: i32 = -1;
+
+  constructor(limit: i32) {
+    this.limit = limit;
+    this.table = new DynamicTable(limit < 4096 ? limit : 4096);
+  }
+
+  /** The peer's SETTINGS_HEADER_TABLE_SIZE changed. */
+  setPeerMax(peerMax: i32): void {
+    const n = peerMax < this.limit ? peerMax : this.limit;
+    if (this.pendingMin < 0 || n < this.pendingMin) this.pendingMin = n;
+    this.pendingSize = n;
+  }
+
+  private writeString(out: Bytes, p: usize, n: i32): void {
+    const hl = huffmanLength(p, n);
+    out.reserve(n + 6);
+    if (hl < n) {
+      out.len += encodeInt(out.end(), 0x80, 7, <u32>hl);
+      out.len += huffmanEncode(p, n, out.end());
+    } else {
+      out.len += encodeInt(out.end(), 0, 7, <u32>n);
+      memory.copy(out.end(), p, <usize>n);
+      out.len += n;
+    }
+  }
+
+  private rebuildIndex(): void {
+    this.byFull.clear();
+    this.byName.clear();
+    const t = this.table;
+    for (let rel = t.count - 1; rel >= 0; rel--) {
+      const abs = t.inserted - 1 - <u32>rel;
+      const hn = hashBytes(HASH_SEED, t.namePtr(rel), t.nameLen(rel));
+      this.byName.set(hn, abs);
+      this.byFull.set(hashBytes(hn ^ 0x5bd1e995, t.valuePtr(rel), t.valueLen(rel)), abs);
+    }
+  }
+
+  /** Starts a header block: emits owed table size updates. */
+  begin(out: Bytes): void {
+    if (this.pendingSize < 0) return;
+    out.reserve(12);
+    if (this.pendingMin < this.pendingSize) {
+      out.len += encodeInt(out.end(), 0x20, 5, <u32>this.pendingMin);
+      this.table.setMaxSize(this.pendingMin);
+    }
+    out.len += encodeInt(out.end(), 0x20, 5, <u32>this.pendingSize);
+    this.table.setMaxSize(this.pendingSize);
+    this.pendingMin = -1;
+    this.pendingSize = -1;
+  }
+
+  /** Encodes one field. The name must already be lowercase. */
+  field(out: Bytes, np: usize, nl: i32, vp: usize, vl: i32, flags: u32): void {
+    const t = this.table;
+    const hn = hashBytes(HASH_SEED, np, nl);
+    const sIdx = findStaticName(np, nl, hn);
+    let sensitive = (flags & FIELD_SENSITIVE) != 0 || sIdx == S_AUTHORIZATION ||
+      sIdx == S_PROXY_AUTHORIZATION || (sIdx == S_COOKIE && vl < 20);
+    const hf = hashBytes(hn ^ 0x5bd1e995, vp, vl);
+    if (!sensitive) {
+      if (sIdx != 0) {
+        const full = findStaticValue(sIdx, vp, vl);
+        if (full != 0) {
+          out.reserve(6);
+          out.len += encodeInt(out.end(), 0x80, 7, <u32>full);
+          return;
+        }
+      }
+      if (this.byFull.has(hf)) {
+        const rel = t.relOf(this.byFull.get(hf));
+        if (rel >= 0 && t.nameLen(rel) == nl && t.valueLen(rel) == vl &&
+            bytesEqual(t.namePtr(rel), np, nl) && bytesEqual(t.valuePtr(rel), vp, vl)) {
+          out.reserve(6);
+          out.len += encodeInt(out.end(), 0x80, 7, <u32>(STATIC_COUNT + 1 + rel));
+          return;
+        }
+      }
+    }
+    let nameIdx = sIdx;
+    if (nameIdx == 0 && this.byName.has(hn)) {
+      const rel = t.relOf(this.byName.get(hn));
+      if (rel >= 0 && t.nameLen(rel) == nl && bytesEqual(t.namePtr(rel), np, nl)) nameIdx = STATIC_COUNT + 1 + rel;
+    }
+    const esize = nl + vl + ENTRY_OVERHEAD;
+    const indexing = !sensitive && (flags & FIELD_NO_INDEX) == 0 && esize <= (t.maxSize * 3) / 4 &&
+      sIdx != S_PATH && sIdx != S_AGE && sIdx != S_CONTENT_LENGTH && sIdx != S_ETAG &&
+      sIdx != S_IF_MODIFIED_SINCE && sIdx != S_IF_NONE_MATCH && sIdx != S_LOCATION && sIdx != S_SET_COOKIE;
+    out.reserve(6);
+    if (indexing) out.len += encodeInt(out.end(), 0x40, 6, <u32>nameIdx);
+    else out.len += encodeInt(out.end(), sensitive ? 0x10 : 0, 4, <u32>nameIdx);
+    if (nameIdx == 0) this.writeString(out, np, nl);
+    this.writeString(out, vp, vl);
+    if (indexing) {
+      t.add(np, nl, vp, vl, sIdx);
+      if (t.count > 0) {
+        const abs = t.inserted - 1;
+        this.byFull.set(hf, abs);
+        this.byName.set(hn, abs);
+        if (this.byFull.size > (t.cap << 2) + 64) this.rebuildIndex();
+      }
+    }
+  }
+
+  dispose(): void {
+    this.table.dispose();
+  }
+}
