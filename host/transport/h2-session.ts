@@ -1,0 +1,358 @@
+// An HTTP/2 connection on a socket, for either role, built on the wasm core (H2Connection).
+// The session owns the socket's reads and writes; each stream is a small object with callbacks,
+// not a Node stream, so a proxy can move DATA between two sessions without extra buffering layers.
+// Backpressure: received DATA is credited back to the peer only when the consumer calls consume();
+// sent DATA waits in the stream's queue for flow-control credit, and write() reports when the
+// queue is over its high-water mark; the socket's own buffer pauses reading when the peer is slow.
+import type { Socket } from 'node:net';
+import { H2Connection, describeError, type H2Handler, type H2Options, type Role } from '../core/h2-connection.js';
+import type { FieldList } from '../core/fields.js';
+import { ErrorCode, Reason } from '../core/reasons.js';
+
+export interface H2SessionOptions extends H2Options {
+  /** Pause reading when this many bytes wait in the socket's write buffer (default 1 MiB). */
+  socketHighWater?: number;
+  /** Per-stream queued-bytes mark above which write() returns false (default 256 KiB). */
+  streamHighWater?: number;
+}
+
+export interface H2SessionEvents {
+  /** Server: a new request stream. Its head is in stream.headers. */
+  onStream?(stream: H2Stream): void;
+  /** The session ended (socket closed); error when it ended because of one. */
+  onClose?(error?: Error): void;
+  onGoaway?(lastSid: number, code: number): void;
+}
+
+export class StreamResetError extends Error {
+  constructor(readonly code: number, message: string, readonly refused = false) {
+    super(message);
+  }
+  override get name(): string { return 'StreamResetError'; }
+}
+
+export class H2Stream {
+  readonly id: number;
+  readonly session: H2Session;
+  /** The request (server side) or the final response (client side) head. */
+  headers: FieldList | null = null;
+  status = 0;
+  trailers: FieldList | null = null;
+  remoteEnded = false;
+  localEnded = false;
+  closed = false;
+
+  // consumer callbacks
+  onResponse?: (fields: FieldList, status: number, endStream: boolean) => void;
+  onInformational?: (fields: FieldList, status: number) => void;
+  onData?: (data: Buffer, endStream: boolean) => void;
+  onTrailers?: (fields: FieldList) => void;
+  onEnd?: () => void;
+  onReset?: (error: StreamResetError) => void;
+  onDrain?: () => void;
+  /** When true (default) received DATA is credited back at once; set false to consume() it yourself. */
+  autoConsume = true;
+
+  private queue: Buffer[] = [];
+  private queued = 0;
+  private endAfterQueue = false;
+  private trailersAfterQueue: FieldList | null = null;
+
+  constructor(session: H2Session, id: number) {
+    this.session = session;
+    this.id = id;
+  }
+
+  /** Sends the response head (server) — or, for a client stream, nothing: use session.request. */
+  respond(fields: FieldList, endStream = false): void {
+    this.session.conn.submitHeaders(this.id, fields, endStream);
+    if (endStream) this.localEnded = true;
+    this.session.flush();
+  }
+
+  /** Queues body bytes; false when the queue is over the high-water mark (wait for onDrain). */
+  write(data: Uint8Array): boolean {
+    if (this.localEnded || this.closed || this.endAfterQueue) return false;
+    if (data.length > 0) {
+      this.queue.push(data as Buffer);
+      this.queued += data.length;
+    }
+    this.pump();
+    return this.queued < this.session.streamHighWater;
+  }
+
+  /** Ends the body, optionally with a last chunk and trailers. */
+  end(data?: Uint8Array, trailers?: FieldList): void {
+    if (this.localEnded || this.closed || this.endAfterQueue) return;
+    if (data && data.length > 0) {
+      this.queue.push(data as Buffer);
+      this.queued += data.length;
+    }
+    this.endAfterQueue = true;
+    this.trailersAfterQueue = trailers ?? null;
+    this.pump();
+  }
+
+  get bufferedAmount(): number { return this.queued; }
+
+  /** Moves queued DATA into the connection as far as flow control allows. */
+  pump(): void {
+    if (this.closed || this.localEnded) return;
+    const conn = this.session.conn;
+    let wrote = false;
+    while (this.queue.length > 0) {
+      const head = this.queue[0];
+      const last = this.queue.length === 1 && this.endAfterQueue && !this.trailersAfterQueue;
+      const n = conn.submitData(this.id, head, last);
+      if (n === 0 && head.length > 0) break;
+      wrote = true;
+      this.queued -= n;
+      if (n === head.length) this.queue.shift();
+      else this.queue[0] = head.subarray(n);
+      if (last && n === head.length) this.localEnded = true;
+    }
+    if (this.queue.length === 0 && this.endAfterQueue && !this.localEnded) {
+      if (this.trailersAfterQueue) conn.submitHeaders(this.id, this.trailersAfterQueue, true);
+      else conn.submitData(this.id, Buffer.alloc(0), true);
+      this.localEnded = true;
+      wrote = true;
+    }
+    if (wrote) this.session.flush();
+    if (this.queued < this.session.streamHighWater && this.onDrain && wrote) this.onDrain();
+    if (this.localEnded && this.remoteEnded) this.session.forget(this);
+  }
+
+  /** Returns flow-control credit for received bytes (when autoConsume is false). */
+  consume(n: number): void {
+    this.session.conn.consume(this.id, n);
+    this.session.flush();
+  }
+
+  /** RST_STREAM (CANCEL by default). */
+  reset(code: number = ErrorCode.CANCEL): void {
+    if (this.closed) return;
+    this.session.conn.resetStream(this.id, code);
+    this.session.flush();
+    this.session.forget(this);
+  }
+
+  /** @internal */
+  dropQueue(): void {
+    this.queue = [];
+    this.queued = 0;
+  }
+}
+
+export class H2Session implements H2Handler {
+  readonly conn: H2Connection;
+  readonly socket: Socket;
+  readonly role: Role;
+  readonly streamHighWater: number;
+  private socketHighWater: number;
+  private streams = new Map<number, H2Stream>();
+  private events: H2SessionEvents;
+  private paused = false;
+  private ended = false;
+  private goawayReceived = false;
+  closedError?: Error;
+
+  constructor(socket: Socket, role: Role, options: H2SessionOptions = {}, events: H2SessionEvents = {}, initial?: Buffer) {
+    this.socket = socket;
+    this.role = role;
+    this.events = events;
+    this.streamHighWater = options.streamHighWater ?? 256 * 1024;
+    this.socketHighWater = options.socketHighWater ?? 1 << 20;
+    this.conn = new H2Connection(role, this, options);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
+    socket.on('drain', () => this.onSocketDrain());
+    socket.on('error', (err) => this.teardown(err));
+    socket.on('close', () => this.teardown());
+    socket.on('end', () => this.teardown());
+    this.flush();
+    if (initial && initial.length > 0) this.onSocketData(initial);
+  }
+
+  private onSocketData(chunk: Buffer): void {
+    if (this.ended) return;
+    this.conn.receive(chunk);
+    this.flush();
+    if (this.conn.failed) this.closeSoon();
+  }
+
+  private onSocketDrain(): void {
+    if (this.paused && this.socket.writableLength < this.socketHighWater) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  /** Writes whatever the connection has for the peer. */
+  flush(): void {
+    if (this.ended) return;
+    const out = this.conn.output();
+    if (!out) return;
+    const s = this.socket;
+    if (out.length === 1) s.write(out[0]);
+    else {
+      s.cork();
+      for (const b of out) s.write(b);
+      s.uncork();
+    }
+    // a peer that does not read our replies (PING/SETTINGS floods, slow readers) stops being read
+    if (!this.paused && s.writableLength >= this.socketHighWater) {
+      this.paused = true;
+      s.pause();
+    }
+  }
+
+  /** Client: opens a stream with a request head. */
+  request(fields: FieldList, endStream = false): H2Stream {
+    const sid = this.conn.submitHeaders(0, fields, endStream);
+    const stream = new H2Stream(this, sid);
+    if (endStream) stream.localEnded = true;
+    this.streams.set(sid, stream);
+    this.flush();
+    return stream;
+  }
+
+  ping(payload: Buffer = Buffer.alloc(8)): void {
+    this.conn.ping(payload);
+    this.flush();
+  }
+
+  /** Graceful shutdown: GOAWAY, then close once the open streams are done. */
+  shutdown(code: number = ErrorCode.NO_ERROR): void {
+    this.conn.goaway(code);
+    this.flush();
+    if (this.streams.size === 0 || code !== ErrorCode.NO_ERROR) this.closeSoon();
+  }
+
+  get streamCount(): number { return this.streams.size; }
+  get isClosed(): boolean { return this.ended; }
+  get canRequest(): boolean { return !this.ended && !this.goawayReceived && !this.conn.failed; }
+
+  /** @internal */
+  forget(stream: H2Stream): void {
+    if (stream.closed) return;
+    stream.closed = true;
+    this.streams.delete(stream.id);
+  }
+
+  private closeSoon(): void {
+    // let the GOAWAY reach the peer, then close
+    this.socket.end();
+  }
+
+  private teardown(err?: Error): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.closedError = err;
+    const streamErr = new StreamResetError(ErrorCode.CANCEL, err ? `connection lost: ${err.message}` : 'connection closed');
+    for (const s of this.streams.values()) {
+      s.closed = true;
+      s.dropQueue();
+      s.onReset?.(streamErr);
+    }
+    this.streams.clear();
+    this.conn.destroy();
+    if (!this.socket.destroyed) this.socket.destroy();
+    this.events.onClose?.(err);
+  }
+
+  // ---- H2Handler: events from the core -------------------------------------------------------
+
+  onHeaders(sid: number, fields: FieldList, endStream: boolean, kind: number, status: number): void {
+    let stream = this.streams.get(sid);
+    if (kind === 1) {
+      // a new request (server)
+      stream = new H2Stream(this, sid);
+      stream.headers = fields;
+      stream.remoteEnded = endStream;
+      this.streams.set(sid, stream);
+      if (this.events.onStream) this.events.onStream(stream);
+      else stream.reset(ErrorCode.REFUSED_STREAM);
+      if (endStream && !stream.closed) stream.onEnd?.();
+      return;
+    }
+    if (!stream) return;
+    if (kind === 3) {
+      stream.onInformational?.(fields, status);
+      return;
+    }
+    if (kind === 2) {
+      stream.headers = fields;
+      stream.status = status;
+      stream.remoteEnded = endStream;
+      stream.onResponse?.(fields, status, endStream);
+    } else {
+      stream.trailers = fields;
+      stream.remoteEnded = true;
+      stream.onTrailers?.(fields);
+    }
+    if (endStream) this.remoteEnd(stream);
+  }
+
+  private remoteEnd(stream: H2Stream): void {
+    stream.remoteEnded = true;
+    stream.onEnd?.();
+    if (stream.localEnded) this.forget(stream);
+  }
+
+  onData(sid: number, data: Buffer, endStream: boolean, flowLength: number): void {
+    const stream = this.streams.get(sid);
+    if (!stream) {
+      this.conn.consume(sid, data.length);
+      return;
+    }
+    if (stream.autoConsume) this.conn.consume(sid, data.length);
+    if (data.length > 0 || endStream) stream.onData?.(data, endStream);
+    if (endStream) this.remoteEnd(stream);
+  }
+
+  onRstStream(sid: number, code: number, refused: boolean): void {
+    const stream = this.streams.get(sid);
+    if (!stream) return;
+    this.forget(stream);
+    stream.dropQueue();
+    stream.onReset?.(new StreamResetError(code, `stream reset by peer: ${describeError(code, 0).split(':')[0]}`, refused || code === ErrorCode.REFUSED_STREAM));
+    if (this.goawayReceived && this.streams.size === 0) this.closeSoon();
+  }
+
+  onGoaway(lastSid: number, code: number): void {
+    this.goawayReceived = true;
+    this.events.onGoaway?.(lastSid, code);
+    if (this.streams.size === 0) this.closeSoon();
+  }
+
+  onWindowUpdate(sid: number): void {
+    if (sid === 0) {
+      for (const s of this.streams.values()) s.pump();
+    } else {
+      this.streams.get(sid)?.pump();
+    }
+  }
+
+  onStreamError(sid: number, code: number, reason: number): void {
+    const stream = this.streams.get(sid);
+    if (code === 0 && reason === Reason.HEADER_LIST_TOO_LARGE) {
+      // the request head was too large: answer 431 (RFC 6585) and stop the body
+      if (this.role === 'server') {
+        const s = new H2Stream(this, sid);
+        this.streams.set(sid, s);
+        s.respond([':status', '431', 'content-length', '0'], true);
+        if (!s.closed) s.reset(ErrorCode.NO_ERROR);
+      }
+      return;
+    }
+    if (!stream) return;
+    this.forget(stream);
+    stream.dropQueue();
+    stream.onReset?.(new StreamResetError(code, `stream error: ${describeError(code, reason)}`));
+  }
+
+  onConnectionError(code: number, reason: number): void {
+    const err = new Error(`HTTP/2 connection error: ${describeError(code, reason)}`);
+    this.closedError = err;
+  }
+}
