@@ -21,15 +21,30 @@ export class HpackEncoder {
   table: DynamicTable;
   /** Our own ceiling on the table, whatever larger size the peer allows. */
   limit: i32;
-  byFull: Map<u32, u32> = new Map();
-  byName: Map<u32, u32> = new Map();
+  // Direct-mapped caches, hash → absolute id + 1 of the newest entry with that (name, value) or
+  // name. A collision only loses an indexing chance: every hit is confirmed against the bytes.
+  byFull: StaticArray<u32>;
+  byName: StaticArray<u32>;
+  mask: u32;
   // size updates owed at the start of the next block (§4.2): the smallest since the last block, then the last
   pendingMin: i32 = -1;
   pendingSize: i32 = -1;
 
   constructor(limit: i32) {
     this.limit = limit;
-    this.table = new DynamicTable(limit < 4096 ? limit : 4096);
+    const t = new DynamicTable(limit < 4096 ? limit : 4096);
+    this.table = t;
+    // ~8 slots per entry the largest table can hold
+    let slots: u32 = 256;
+    while (slots < <u32>(limit / 32 + 1) * 8) slots <<= 1;
+    this.byFull = new StaticArray<u32>(slots);
+    this.byName = new StaticArray<u32>(slots);
+    this.mask = slots - 1;
+  }
+
+  /** Relative index of the entry a cache slot points at, or -1. */
+  @inline private relOfSlot(v: u32): i32 {
+    return v == 0 ? -1 : this.table.relOf(v - 1);
   }
 
   /** The peer's SETTINGS_HEADER_TABLE_SIZE changed. */
@@ -49,18 +64,6 @@ export class HpackEncoder {
       out.len += encodeInt(out.end(), 0, 7, <u32>n);
       memory.copy(out.end(), p, <usize>n);
       out.len += n;
-    }
-  }
-
-  private rebuildIndex(): void {
-    this.byFull.clear();
-    this.byName.clear();
-    const t = this.table;
-    for (let rel = t.count - 1; rel >= 0; rel--) {
-      const abs = t.inserted - 1 - <u32>rel;
-      const hn = hashBytes(HASH_SEED, t.namePtr(rel), t.nameLen(rel));
-      this.byName.set(hn, abs);
-      this.byFull.set(hashBytes(hn ^ 0x5bd1e995, t.valuePtr(rel), t.valueLen(rel)), abs);
     }
   }
 
@@ -95,8 +98,8 @@ export class HpackEncoder {
           return;
         }
       }
-      if (this.byFull.has(hf)) {
-        const rel = t.relOf(this.byFull.get(hf));
+      {
+        const rel = this.relOfSlot(unchecked(this.byFull[hf & this.mask]));
         if (rel >= 0 && t.nameLen(rel) == nl && t.valueLen(rel) == vl &&
             bytesEqual(t.namePtr(rel), np, nl) && bytesEqual(t.valuePtr(rel), vp, vl)) {
           out.reserve(6);
@@ -106,8 +109,8 @@ export class HpackEncoder {
       }
     }
     let nameIdx = sIdx;
-    if (nameIdx == 0 && this.byName.has(hn)) {
-      const rel = t.relOf(this.byName.get(hn));
+    if (nameIdx == 0) {
+      const rel = this.relOfSlot(unchecked(this.byName[hn & this.mask]));
       if (rel >= 0 && t.nameLen(rel) == nl && bytesEqual(t.namePtr(rel), np, nl)) nameIdx = STATIC_COUNT + 1 + rel;
     }
     const esize = nl + vl + ENTRY_OVERHEAD;
@@ -122,10 +125,8 @@ export class HpackEncoder {
     if (indexing) {
       t.add(np, nl, vp, vl, sIdx);
       if (t.count > 0) {
-        const abs = t.inserted - 1;
-        this.byFull.set(hf, abs);
-        this.byName.set(hn, abs);
-        if (this.byFull.size > (t.cap << 2) + 64) this.rebuildIndex();
+        unchecked((this.byFull[hf & this.mask] = t.inserted));
+        unchecked((this.byName[hn & this.mask] = t.inserted));
       }
     }
   }

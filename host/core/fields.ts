@@ -36,11 +36,10 @@ export function readFields(start: number, count: number, neverIndexed?: number[]
  */
 export function writeFields(fields: FieldList, sensitive?: ReadonlySet<string>): number {
   const count = fields.length >> 1;
-  let size = 0;
+  let size = count * 12;
   for (let i = 0; i < fields.length; i++) size += fields[i].length;
-  size += count * 12;
   const base = core.scratch(size);
-  const { dv, buf } = mem();
+  const { dv, u8, buf } = mem();
   let p = base;
   for (let i = 0; i < count; i++) {
     const name = fields[2 * i];
@@ -48,9 +47,16 @@ export function writeFields(fields: FieldList, sensitive?: ReadonlySet<string>):
     dv.setUint32(p, name.length, true);
     dv.setUint32(p + 4, value.length, true);
     dv.setUint32(p + 8, sensitive !== undefined && sensitive.has(name) ? FIELD_SENSITIVE : 0, true);
-    p += 12;
-    p += buf.write(name, p, name.length, 'latin1');
-    p += buf.write(value, p, value.length, 'latin1');
+    p = putLatin1(u8, buf, p + 12, name);
+    p = putLatin1(u8, buf, p, value);
   }
   return count;
+}
+
+// Short strings are cheaper to copy in JS than through a native call; long ones the other way round.
+function putLatin1(u8: Uint8Array, buf: Buffer, p: number, s: string): number {
+  const n = s.length;
+  if (n > 48) return p + buf.write(s, p, n, 'latin1');
+  for (let k = 0; k < n; k++) u8[p + k] = s.charCodeAt(k);
+  return p + n;
 }
