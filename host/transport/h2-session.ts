@@ -7,13 +7,15 @@
 import type { Socket } from 'node:net';
 import { H2Connection, describeError, type H2Handler, type H2Options, type Role } from '../core/h2-connection.js';
 import type { FieldList } from '../core/fields.js';
-import { ErrorCode, Reason } from '../core/reasons.js';
+import { ErrorCode, Reason, errorCodeName } from '../core/reasons.js';
 
 export interface H2SessionOptions extends H2Options {
   /** Pause reading when this many bytes wait in the socket's write buffer (default 1 MiB). */
   socketHighWater?: number;
   /** Per-stream queued-bytes mark above which write() returns false (default 256 KiB). */
   streamHighWater?: number;
+  /** Close with SETTINGS_TIMEOUT when our SETTINGS are not acknowledged in time (default 10 s; 0: never). */
+  settingsTimeoutMs?: number;
 }
 
 export interface H2SessionEvents {
@@ -154,6 +156,8 @@ export class H2Session implements H2Handler {
   private paused = false;
   private ended = false;
   private goawayReceived = false;
+  private draining = false;
+  private settingsTimer?: NodeJS.Timeout;
   closedError?: Error;
 
   constructor(socket: Socket, role: Role, options: H2SessionOptions = {}, events: H2SessionEvents = {}, initial?: Buffer) {
@@ -169,14 +173,30 @@ export class H2Session implements H2Handler {
     socket.on('error', (err) => this.teardown(err));
     socket.on('close', () => this.teardown());
     socket.on('end', () => this.teardown());
+    const settingsTimeout = options.settingsTimeoutMs ?? 10_000;
+    if (settingsTimeout > 0) {
+      this.settingsTimer = setTimeout(() => {
+        this.conn.goaway(ErrorCode.SETTINGS_TIMEOUT);
+        this.closedError = new Error('HTTP/2 connection error: SETTINGS_TIMEOUT: the peer never acknowledged our SETTINGS');
+        this.flush();
+        this.closeSoon();
+      }, settingsTimeout);
+      this.settingsTimer.unref();
+    }
     this.flush();
     if (initial && initial.length > 0) this.onSocketData(initial);
   }
 
   private onSocketData(chunk: Buffer): void {
     if (this.ended) return;
-    this.conn.receive(chunk);
-    this.flush();
+    try {
+      this.conn.receive(chunk);
+      this.flush();
+    } catch (err) {
+      // a bug in the core or an exception from a stream callback: this connection ends, the process does not
+      this.socket.destroy(err as Error);
+      return;
+    }
     if (this.conn.failed) this.closeSoon();
   }
 
@@ -223,6 +243,7 @@ export class H2Session implements H2Handler {
 
   /** Graceful shutdown: GOAWAY, then close once the open streams are done. */
   shutdown(code: number = ErrorCode.NO_ERROR): void {
+    this.draining = true;
     this.conn.goaway(code);
     this.flush();
     if (this.streams.size === 0 || code !== ErrorCode.NO_ERROR) this.closeSoon();
@@ -237,6 +258,8 @@ export class H2Session implements H2Handler {
     if (stream.closed) return;
     stream.closed = true;
     this.streams.delete(stream.id);
+    // after GOAWAY either way, the connection closes once its last stream is done
+    if ((this.draining || this.goawayReceived) && this.streams.size === 0) this.closeSoon();
   }
 
   private closeSoon(): void {
@@ -247,6 +270,7 @@ export class H2Session implements H2Handler {
   private teardown(err?: Error): void {
     if (this.ended) return;
     this.ended = true;
+    clearTimeout(this.settingsTimer);
     this.closedError = err;
     const streamErr = new StreamResetError(ErrorCode.CANCEL, err ? `connection lost: ${err.message}` : 'connection closed');
     for (const s of this.streams.values()) {
@@ -315,8 +339,7 @@ export class H2Session implements H2Handler {
     if (!stream) return;
     this.forget(stream);
     stream.dropQueue();
-    stream.onReset?.(new StreamResetError(code, `stream reset by peer: ${describeError(code, 0).split(':')[0]}`, refused || code === ErrorCode.REFUSED_STREAM));
-    if (this.goawayReceived && this.streams.size === 0) this.closeSoon();
+    stream.onReset?.(new StreamResetError(code, `stream reset by peer: ${errorCodeName(code)}`, refused || code === ErrorCode.REFUSED_STREAM));
   }
 
   onGoaway(lastSid: number, code: number): void {
@@ -349,6 +372,11 @@ export class H2Session implements H2Handler {
     this.forget(stream);
     stream.dropQueue();
     stream.onReset?.(new StreamResetError(code, `stream error: ${describeError(code, reason)}`));
+  }
+
+  onSettingsAck(): void {
+    clearTimeout(this.settingsTimer);
+    this.settingsTimer = undefined;
   }
 
   onConnectionError(code: number, reason: number): void {
