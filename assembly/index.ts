@@ -146,18 +146,8 @@ export function hpack_encoder_free(id: i32): void {
 export function hpack_encoder_set_peer_max(id: i32, n: i32): void { changetype<HpackEncoder>(encoders[id]).setPeerMax(n); }
 /** Encodes `count` field records at scratch (the h2_submit_headers layout); returns the block length. */
 export function hpack_encode(id: i32, count: i32): i32 {
-  const enc = changetype<HpackEncoder>(encoders[id]);
   encoderOut.len = 0;
-  enc.begin(encoderOut);
-  let q = scratchBuf.ptr;
-  for (let i = 0; i < count; i++) {
-    const nl = <i32>load<u32>(q);
-    const vl = <i32>load<u32>(q, 4);
-    const fl = load<u32>(q, 8);
-    const np = q + 12;
-    enc.field(encoderOut, np, nl, np + <usize>nl, vl, fl);
-    q = np + <usize>(nl + vl);
-  }
+  changetype<HpackEncoder>(encoders[id]).encodeRecords(encoderOut, scratchBuf.ptr, count);
   return encoderOut.len;
 }
 export function hpack_encoder_output(): usize { return encoderOut.ptr; }

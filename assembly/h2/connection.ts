@@ -48,6 +48,21 @@ export class Config {
 const SOFT_EVENTS_BYTES: i32 = 256 * 1024;
 const SOFT_FIELD_BYTES: i32 = 1 << 20;
 
+/** Whether host field records carry ":method: HEAD" (pseudo-headers come first, so stop at the first regular field). */
+function isHeadRequest(src: usize, count: i32): bool {
+  let q = src;
+  for (let i = 0; i < count; i++) {
+    const nl = <i32>load<u32>(q);
+    const vl = <i32>load<u32>(q, 4);
+    const np = q + 12;
+    if (nl == 0 || load<u8>(np) != 0x3a) return false;
+    // ":method" and "HEAD", compared as little-endian words
+    if (nl == 7 && vl == 4 && (load<u64>(np) & 0xffffffffffffff) == 0x646f6874656d3a && load<u32>(np + 7) == 0x44414548) return true;
+    q = np + <usize>(nl + vl);
+  }
+  return false;
+}
+
 export class Connection {
   cfg: Config;
   role: u8;
@@ -669,27 +684,10 @@ export class Connection {
       s = this.streams.get(sid);
       if (s.state == HALF_CLOSED_LOCAL) return SUBMIT_NO_STREAM;
     }
+    if (this.role == ROLE_CLIENT && isHeadRequest(src, count)) s.headRequest = true;
     const block = this.headerOut;
     block.len = 0;
-    const enc = this.enc;
-    enc.begin(block);
-    let q = src;
-    for (let i = 0; i < count; i++) {
-      const nl = <i32>load<u32>(q);
-      const vl = <i32>load<u32>(q, 4);
-      const fl = load<u32>(q, 8);
-      const np = q + 12;
-      const vp = np + <usize>nl;
-      // field names are lowercase in HTTP/2 (§8.2.1); callers translating HTTP/1.1 may pass any case
-      for (let k = 0; k < nl; k++) {
-        const c = load<u8>(np + <usize>k);
-        if (c >= 0x41 && c <= 0x5a) store<u8>(np + <usize>k, c | 0x20);
-      }
-      if (this.role == ROLE_CLIENT && nl == 7 && vl == 4 && (load<u64>(np) & 0xffffffffffffff) == 0x646f6874656d3a &&
-          load<u32>(vp) == 0x44414548) s.headRequest = true; // ":method" "HEAD"
-      enc.field(block, np, nl, vp, vl, fl);
-      q = vp + <usize>vl;
-    }
+    this.enc.encodeRecords(block, src, count);
     // HEADERS then CONTINUATION frames of at most the peer's max frame size (§4.2, §6.10)
     const max = <i32>this.remote.maxFrameSize;
     const out = this.out;

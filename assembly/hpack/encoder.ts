@@ -131,6 +131,28 @@ export class HpackEncoder {
     }
   }
 
+  /**
+   * Encodes a whole header block from `count` field records at `src` (the layout the host writes:
+   * u32 name length, u32 value length, u32 flags, name bytes, value bytes). Names are lowercased in
+   * place first: HTTP/2 requires it (RFC 9113 §8.2.1) and callers translating HTTP/1.1 pass any case.
+   */
+  encodeRecords(out: Bytes, src: usize, count: i32): void {
+    this.begin(out);
+    let q = src;
+    for (let i = 0; i < count; i++) {
+      const nl = <i32>load<u32>(q);
+      const vl = <i32>load<u32>(q, 4);
+      const flags = load<u32>(q, 8);
+      const np = q + 12;
+      for (let k = 0; k < nl; k++) {
+        const c = load<u8>(np + <usize>k);
+        if (c >= 0x41 && c <= 0x5a) store<u8>(np + <usize>k, c | 0x20);
+      }
+      this.field(out, np, nl, np + <usize>nl, vl, flags);
+      q = np + <usize>(nl + vl);
+    }
+  }
+
   dispose(): void {
     this.table.dispose();
   }
