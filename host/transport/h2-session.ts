@@ -33,8 +33,24 @@ export class StreamResetError extends Error {
   override get name(): string { return 'StreamResetError'; }
 }
 
+/**
+ * One object receiving a stream's events, instead of a closure per event: what a proxy's exchange
+ * implements for both of its streams (it tells them apart by the `stream` argument).
+ */
+export interface StreamHandler {
+  onResponse(stream: H2Stream, fields: FieldList, status: number, endStream: boolean): void;
+  onInformational(stream: H2Stream, fields: FieldList, status: number): void;
+  onData(stream: H2Stream, data: Buffer, endStream: boolean): void;
+  onTrailers(stream: H2Stream, fields: FieldList): void;
+  onEnd(stream: H2Stream): void;
+  onReset(stream: H2Stream, error: StreamResetError): void;
+  onDrain(stream: H2Stream): void;
+}
+
 export class H2Stream {
   readonly id: number;
+  /** When set, events go here and the callback properties below are not used. */
+  handler: StreamHandler | null = null;
   readonly session: H2Session;
   /** The request (server side) or the final response (client side) head. */
   headers: FieldList | null = null;
@@ -69,6 +85,12 @@ export class H2Stream {
   respond(fields: FieldList, endStream = false): void {
     this.session.conn.submitHeaders(this.id, fields, endStream);
     if (endStream) this.localEnded = true;
+    this.session.flush();
+  }
+
+  /** Sends a 1xx head before the final response (100 Continue, 103 Early Hints). */
+  informational(fields: FieldList): void {
+    this.session.conn.submitHeaders(this.id, fields, false);
     this.session.flush();
   }
 
@@ -119,8 +141,13 @@ export class H2Stream {
       this.localEnded = true;
       wrote = true;
     }
-    if (wrote) this.session.flush();
-    if (this.queued < this.session.streamHighWater && this.onDrain && wrote) this.onDrain();
+    if (wrote) {
+      this.session.flush();
+      if (this.queued < this.session.streamHighWater) {
+        if (this.handler) this.handler.onDrain(this);
+        else this.onDrain?.();
+      }
+    }
     if (this.localEnded && this.remoteEnded) this.session.forget(this);
   }
 
@@ -145,6 +172,15 @@ export class H2Stream {
   }
 }
 
+let pendingFlush: H2Session[] = [];
+let flushScheduled = false;
+function flushAll(): void {
+  const list = pendingFlush;
+  pendingFlush = [];
+  flushScheduled = false;
+  for (let i = 0; i < list.length; i++) list[i].flushNow();
+}
+
 export class H2Session implements H2Handler {
   readonly conn: H2Connection;
   readonly socket: Socket;
@@ -157,6 +193,7 @@ export class H2Session implements H2Handler {
   private ended = false;
   private goawayReceived = false;
   private draining = false;
+  private dirty = false;
   private settingsTimer?: NodeJS.Timeout;
   closedError?: Error;
 
@@ -207,8 +244,24 @@ export class H2Session implements H2Handler {
     }
   }
 
-  /** Writes whatever the connection has for the peer. */
+  /**
+   * Asks for whatever the connection has for the peer to be written. Writes are coalesced: every
+   * session touched while handling one socket read (the downstream and the upstreams its streams
+   * feed) is written once, after that read, as one writev — not once per frame.
+   */
   flush(): void {
+    if (this.dirty || this.ended) return;
+    this.dirty = true;
+    pendingFlush.push(this);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flushAll);
+    }
+  }
+
+  /** @internal Writes now. */
+  flushNow(): void {
+    this.dirty = false;
     if (this.ended) return;
     const out = this.conn.output();
     if (!out) return;
@@ -264,6 +317,7 @@ export class H2Session implements H2Handler {
 
   private closeSoon(): void {
     // let the GOAWAY reach the peer, then close
+    this.flushNow();
     this.socket.end();
   }
 
@@ -276,7 +330,8 @@ export class H2Session implements H2Handler {
     for (const s of this.streams.values()) {
       s.closed = true;
       s.dropQueue();
-      s.onReset?.(streamErr);
+      if (s.handler) s.handler.onReset(s, streamErr);
+      else s.onReset?.(streamErr);
     }
     this.streams.clear();
     this.conn.destroy();
@@ -300,26 +355,31 @@ export class H2Session implements H2Handler {
       return;
     }
     if (!stream) return;
+    const h = stream.handler;
     if (kind === 3) {
-      stream.onInformational?.(fields, status);
+      if (h) h.onInformational(stream, fields, status);
+      else stream.onInformational?.(fields, status);
       return;
     }
     if (kind === 2) {
       stream.headers = fields;
       stream.status = status;
       stream.remoteEnded = endStream;
-      stream.onResponse?.(fields, status, endStream);
+      if (h) h.onResponse(stream, fields, status, endStream);
+      else stream.onResponse?.(fields, status, endStream);
     } else {
       stream.trailers = fields;
       stream.remoteEnded = true;
-      stream.onTrailers?.(fields);
+      if (h) h.onTrailers(stream, fields);
+      else stream.onTrailers?.(fields);
     }
     if (endStream) this.remoteEnd(stream);
   }
 
   private remoteEnd(stream: H2Stream): void {
     stream.remoteEnded = true;
-    stream.onEnd?.();
+    if (stream.handler) stream.handler.onEnd(stream);
+    else stream.onEnd?.();
     if (stream.localEnded) this.forget(stream);
   }
 
@@ -330,7 +390,10 @@ export class H2Session implements H2Handler {
       return;
     }
     if (stream.autoConsume) this.conn.consume(sid, data.length);
-    if (data.length > 0 || endStream) stream.onData?.(data, endStream);
+    if (data.length > 0) {
+      if (stream.handler) stream.handler.onData(stream, data, endStream);
+      else stream.onData?.(data, endStream);
+    }
     if (endStream) this.remoteEnd(stream);
   }
 
@@ -339,7 +402,9 @@ export class H2Session implements H2Handler {
     if (!stream) return;
     this.forget(stream);
     stream.dropQueue();
-    stream.onReset?.(new StreamResetError(code, `stream reset by peer: ${errorCodeName(code)}`, refused || code === ErrorCode.REFUSED_STREAM));
+    const err = new StreamResetError(code, `stream reset by peer: ${errorCodeName(code)}`, refused || code === ErrorCode.REFUSED_STREAM);
+    if (stream.handler) stream.handler.onReset(stream, err);
+    else stream.onReset?.(err);
   }
 
   onGoaway(lastSid: number, code: number): void {
@@ -371,7 +436,9 @@ export class H2Session implements H2Handler {
     if (!stream) return;
     this.forget(stream);
     stream.dropQueue();
-    stream.onReset?.(new StreamResetError(code, `stream error: ${describeError(code, reason)}`));
+    const err = new StreamResetError(code, `stream error: ${describeError(code, reason)}`);
+    if (stream.handler) stream.handler.onReset(stream, err);
+    else stream.onReset?.(err);
   }
 
   onSettingsAck(): void {

@@ -1,0 +1,65 @@
+// Header rules a proxy applies to every message it forwards (RFC 9110 §7.6): hop-by-hop fields are
+// dropped (connection-specific fields, and any the Connection field names), Via gets our entry.
+// Field lists are flat [name, value, …] arrays with lowercase names, pseudo-headers first.
+import type { FieldList } from '../core/fields.js';
+
+/** Fields that describe one hop only (RFC 9110 §7.6.1, plus the de-facto proxy-connection and keep-alive). */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer',
+  'proxy-authenticate', 'proxy-authorization']);
+
+export const VIA_PSEUDONYM = 'skiff';
+
+/** The value of the first field named `name`, or undefined. */
+export function getField(fields: FieldList, name: string): string | undefined {
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
+
+/** Our Via entry for a message received as HTTP/2 or HTTP/1.1 (RFC 9110 §7.6.3). */
+export const VIA_H2 = `2 ${VIA_PSEUDONYM}`;
+export const VIA_H1 = `1.1 ${VIA_PSEUDONYM}`;
+
+/**
+ * Copies `fields` for the next hop: drops hop-by-hop fields (keeping `te: trailers` when the next hop
+ * is HTTP/2, where it is the one allowed value and gRPC needs it), and appends `via` (VIA_H2 or
+ * VIA_H1: the version we received the message with) to the Via field; null for trailers.
+ */
+export function forwardFields(fields: FieldList, via: string | null, nextIsH2: boolean, extraHop?: Set<string>): FieldList {
+  const out: FieldList = [];
+  let prior: string | undefined;
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i];
+    const value = fields[i + 1];
+    if (HOP_BY_HOP.has(name)) {
+      if (name === 'te' && nextIsH2 && value.trim().toLowerCase() === 'trailers') out.push(name, 'trailers');
+      continue;
+    }
+    if (extraHop !== undefined && extraHop.has(name)) continue;
+    if (name === 'via' && via !== null) {
+      prior = prior === undefined ? value : `${prior}, ${value}`;
+      continue;
+    }
+    out.push(name, value);
+  }
+  if (via !== null) out.push('via', prior === undefined ? via : `${prior}, ${via}`);
+  return out;
+}
+
+/** Field names listed in Connection (RFC 9110 §7.6.1): also hop-by-hop for this message. */
+export function connectionOptions(fields: FieldList): Set<string> | undefined {
+  let set: Set<string> | undefined;
+  for (let i = 0; i < fields.length; i += 2) {
+    if (fields[i] !== 'connection') continue;
+    for (const token of fields[i + 1].split(',')) {
+      const t = token.trim().toLowerCase();
+      if (t) (set ??= new Set()).add(t);
+    }
+  }
+  return set;
+}
+
+/** Whether a request is gRPC (its errors then travel as grpc-status, not HTTP status). */
+export function isGrpc(fields: FieldList): boolean {
+  const ct = getField(fields, 'content-type');
+  return ct !== undefined && ct.startsWith('application/grpc');
+}
