@@ -11,8 +11,11 @@ const usage = `skiff ${pkg.version} — a service-mesh sidecar proxy with a WebA
 usage: skiff <command> [flags]
 
 commands:
-  proxy     run a sidecar: --inbound HOST:PORT (0.0.0.0:4143), --app HOST:PORT (127.0.0.1:8080),
-            --admin HOST:PORT (127.0.0.1:4191); each flag also as SKIFF_<FLAG>
+  proxy     run a sidecar: --config DIR (Kubernetes YAML, watched), --outbound HOST:PORT (127.0.0.1:4140),
+            --inbound HOST:PORT (0.0.0.0:4143), --app HOST:PORT (127.0.0.1:8080),
+            --admin HOST:PORT (127.0.0.1:4191), --workload NAMESPACE/NAME, --cluster-domain (cluster.local);
+            each flag also as SKIFF_<FLAG>
+  check     validate a config directory: skiff check DIR
   demo      serve HTTP/2 from the wasm core on --listen (default 127.0.0.1:4140) and check it
             with the core's own client; stays up for curl/nghttp until Ctrl-C (--once: exit)
   version   print the version
@@ -36,14 +39,19 @@ async function main(argv: string[]): Promise<number> {
       const { values } = parseArgs({
         args: rest,
         options: {
+          config: { type: 'string', default: process.env.SKIFF_CONFIG },
+          outbound: { type: 'string', default: env('OUTBOUND', '127.0.0.1:4140') },
           inbound: { type: 'string', default: env('INBOUND', '0.0.0.0:4143') },
+          workload: { type: 'string', default: env('WORKLOAD', 'default/default') },
+          'cluster-domain': { type: 'string', default: env('CLUSTER_DOMAIN', 'cluster.local') },
           app: { type: 'string', default: env('APP', '127.0.0.1:8080') },
           admin: { type: 'string', default: env('ADMIN', '127.0.0.1:4191') },
         },
         strict: true,
       });
       const { startProxy } = await import('./proxy.js');
-      const proxy = await startProxy({ ...values, log: (l) => console.log(`skiff: ${l}`) });
+      const { 'cluster-domain': clusterDomain, ...flags } = values;
+      const proxy = await startProxy({ ...flags, clusterDomain, log: (l) => console.log(`skiff: ${l}`) });
       console.log('skiff: identity: none (plaintext; no identity flags given)');
       await new Promise<void>((resolve) => {
         const stop = (): void => { console.log('skiff: draining'); void proxy.close().then(resolve); };
@@ -51,6 +59,20 @@ async function main(argv: string[]): Promise<number> {
         process.once('SIGINT', stop);
       });
       return 0;
+    }
+    case 'check': {
+      const { positionals } = parseArgs({ args: rest, allowPositionals: true, strict: true });
+      if (positionals.length !== 1) { console.error('usage: skiff check DIR'); return 2; }
+      const { loadDirectory } = await import('./config/directory.js');
+      const r = loadDirectory(positionals[0]);
+      for (const w of r.warnings) console.log(`warning: ${w}`);
+      if (r.snapshot) {
+        console.log(`${positionals[0]}: ${r.snapshot.objectCount} objects, valid`);
+        return 0;
+      }
+      for (const e of r.errors) console.error(String(e));
+      console.error(`${positionals[0]}: ${r.errors.length} error${r.errors.length === 1 ? '' : 's'}`);
+      return 1;
     }
     case 'version':
     case '--version':

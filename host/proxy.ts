@@ -3,13 +3,28 @@
 import net from 'node:net';
 import type http from 'node:http';
 import { Inbound } from './inbound/inbound.js';
+import { Outbound } from './outbound/outbound.js';
+import { Resolver } from './outbound/discovery.js';
+import { DirectorySource } from './config/directory.js';
+import { Snapshot } from './config/snapshot.js';
+import type { ConfigError } from './config/objects.js';
 import { createAdminServer } from './admin/server.js';
 import { parseHostPort, type HostPort } from './config/address.js';
 import type { H2SessionOptions } from './transport/h2-session.js';
 
 export interface ProxyOptions {
+  /** Kubernetes YAML directory, watched (default: none, so every outbound name is unknown). */
+  config?: string;
+  /** How often the config directory is checked for changes (default 1000 ms). */
+  configPollMs?: number;
+  /** Where the application's outbound calls arrive (default 127.0.0.1:4140). */
+  outbound?: string;
   /** Where inbound traffic arrives (default 0.0.0.0:4143). */
   inbound?: string;
+  /** Who this proxy speaks for, NAMESPACE/NAME (default default/default): bare names resolve in NAMESPACE. */
+  workload?: string;
+  /** Cluster DNS domain (default cluster.local). */
+  clusterDomain?: string;
   /** Admin server (default 127.0.0.1:4191); null: none. */
   admin?: string | null;
   /** The local application (default 127.0.0.1:8080). */
@@ -24,6 +39,9 @@ export interface ProxyOptions {
 }
 
 export interface RunningProxy {
+  /** How many valid configurations have been applied (0 without --config). */
+  readonly configGeneration: number;
+  outbound: HostPort;
   inbound: HostPort;
   admin: HostPort | null;
   /** Drains (GOAWAY, stop accepting, wait for in-flight requests up to the grace period) and stops. */
@@ -41,33 +59,81 @@ function listen(server: net.Server | http.Server, at: HostPort): Promise<HostPor
   });
 }
 
+/** Startup refused: the configuration is invalid. Each error names file, object and field. */
+export class ConfigRejected extends Error {
+  constructor(readonly errors: ConfigError[]) {
+    super(`invalid configuration:\n  ${errors.map(String).join('\n  ')}`);
+  }
+}
+
 export async function startProxy(options: ProxyOptions = {}): Promise<RunningProxy> {
   const log = options.log ?? (() => {});
   const app = parseHostPort(options.app ?? '127.0.0.1:8080', '--app');
   const inboundAt = parseHostPort(options.inbound ?? '0.0.0.0:4143', '--inbound');
-  const inbound = new Inbound({ app, detectTimeoutMs: options.detectTimeoutMs ?? 10_000, session: options.http2 ?? {} });
-  const inboundServer = net.createServer({ noDelay: true, pauseOnConnect: false }, (s) => inbound.accept(s));
+  const outboundAt = parseHostPort(options.outbound ?? '127.0.0.1:4140', '--outbound');
+  const workload = options.workload ?? 'default/default';
+  const [namespace] = workload.split('/');
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/.test(workload)) throw new Error(`--workload: expected NAMESPACE/NAME, got '${workload}'`);
+
+  let snapshot = Snapshot.empty();
+  let generation = 0;
+  let source: DirectorySource | null = null;
+  if (options.config) {
+    source = new DirectorySource(options.config, {
+      pollMs: options.configPollMs,
+      onUpdate: (s) => {
+        snapshot = s;
+        generation++;
+        log(`config ${generation === 1 ? 'loaded' : 'updated'}: ${s.objectCount} objects from ${options.config}`);
+      },
+      onError: (errors) => log(`config change rejected, still serving the last good config:\n  ${errors.map(String).join('\n  ')}`),
+      onWarning: (w) => log(`config: ${w}`),
+    });
+    const errors = source.load();
+    if (errors.length) {
+      source.close();
+      throw new ConfigRejected(errors);
+    }
+  }
+  const session = options.http2 ?? {};
+  const detectTimeoutMs = options.detectTimeoutMs ?? 10_000;
+  const inbound = new Inbound({ app, detectTimeoutMs, session });
+  const outbound = new Outbound({
+    resolver: new Resolver(namespace, options.clusterDomain ?? 'cluster.local'),
+    snapshot: () => snapshot,
+    detectTimeoutMs,
+    session,
+  });
+  const inboundServer = net.createServer({ noDelay: true }, (s) => inbound.accept(s));
+  const outboundServer = net.createServer({ noDelay: true }, (s) => outbound.accept(s));
   let closing: Promise<void> | null = null;
   const adminServer = options.admin === null ? null : createAdminServer({
     ready: () => closing === null,
     readyDetails: () => ['identity: none (plaintext; no identity flags given)'],
     shutdown: () => { void running.close(); },
   });
+  const outboundBound = await listen(outboundServer, outboundAt);
   const inboundBound = await listen(inboundServer, inboundAt);
   const adminBound = adminServer ? await listen(adminServer, parseHostPort(options.admin ?? '127.0.0.1:4191', '--admin')) : null;
-  log(`inbound on ${inboundBound.host}:${inboundBound.port} → app ${app.host}:${app.port}`);
+  log(`outbound on ${outboundBound.host}:${outboundBound.port}; inbound on ${inboundBound.host}:${inboundBound.port} → app ${app.host}:${app.port}`);
 
   const running: RunningProxy = {
+    get configGeneration() { return generation; },
+    outbound: outboundBound,
     inbound: inboundBound,
     admin: adminBound,
     close(): Promise<void> {
       closing ??= (async () => {
+        source?.close();
         inboundServer.close();
+        outboundServer.close();
         inbound.drain();
+        outbound.drain();
         const grace = options.shutdownGraceMs ?? 30_000;
         const deadline = Date.now() + grace;
-        while (inbound.openSessions > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+        while (inbound.openSessions + outbound.openSessions > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
         inbound.destroy();
+        outbound.destroy();
         adminServer?.close();
         adminServer?.closeAllConnections();
       })();

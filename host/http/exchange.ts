@@ -9,9 +9,19 @@ import type { H2Session, H2Stream, StreamHandler, StreamResetError } from '../tr
 import { forwardFields, isGrpc, VIA_H2 } from './headers.js';
 import { respondProxyError, ProxyErrorKind } from './proxy-error.js';
 
+/** Told once when an exchange is over (the response ended, or either side failed). */
+export interface ExchangeObserver {
+  exchangeDone(exchange: Exchange, ok: boolean): void;
+}
+
 export class Exchange implements StreamHandler {
   readonly down: H2Stream;
   up: H2Stream | null = null;
+  /** Whoever picked the upstream (a balancer's endpoint) and wants to know when it is over. */
+  observer: ExchangeObserver | null = null;
+  /** Opaque to the exchange: the observer's per-request data (e.g. the endpoint). */
+  tag: unknown = null;
+  private done = false;
   private grpc: boolean;
   private responded = false;
   // bytes received but not yet credited back, per side, waiting for the other side to drain
@@ -43,6 +53,7 @@ export class Exchange implements StreamHandler {
 
   /** Answers the client with a proxy error (status or grpc-status) if nothing was sent yet; else resets. */
   fail(kind: ProxyErrorKind, message: string): void {
+    this.finish(false);
     const down = this.down;
     if (this.up && !this.up.closed) this.up.reset(ErrorCode.CANCEL);
     if (down.closed) return;
@@ -95,12 +106,20 @@ export class Exchange implements StreamHandler {
   }
 
   onEnd(from: H2Stream): void {
+    if (from === this.up) this.finish(true);
     if (from.trailers) return; // ended by trailers, already forwarded
     const to = from === this.down ? this.up : this.down;
     if (to && !to.closed) to.end();
   }
 
+  private finish(ok: boolean): void {
+    if (this.done) return;
+    this.done = true;
+    this.observer?.exchangeDone(this, ok);
+  }
+
   onReset(from: H2Stream, error: StreamResetError): void {
+    this.finish(false);
     if (from === this.down) {
       // the client went away: stop the upstream work
       if (this.up && !this.up.closed) this.up.reset(ErrorCode.CANCEL);

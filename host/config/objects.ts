@@ -1,0 +1,237 @@
+// The Kubernetes objects Skiff reads, as their real kinds and apiVersions, and their validation.
+// Only the fields Skiff uses are typed; everything a field check finds wrong is reported with the
+// file, the object (kind namespace/name) and the field path, so a user can find it at once.
+
+export interface ObjectRef {
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+export class ConfigError {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly object: string,
+    readonly field: string,
+    readonly message: string,
+  ) {}
+  toString(): string {
+    const where = this.line > 0 ? `${this.file}:${this.line}` : this.file;
+    return `${where}: ${this.object}${this.field ? `: ${this.field}` : ''}: ${this.message}`;
+  }
+}
+
+export interface ServicePort {
+  name: string;
+  port: number;
+  /** Port number or named container port. */
+  targetPort: number | string;
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+  appProtocol?: string;
+}
+
+export interface Service {
+  kind: 'Service';
+  namespace: string;
+  name: string;
+  annotations: Record<string, string>;
+  ports: ServicePort[];
+  /** Where the object came from, for messages. */
+  source: string;
+}
+
+export interface EndpointPort {
+  name: string;
+  port: number;
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+  appProtocol?: string;
+}
+
+export interface Endpoint {
+  addresses: string[];
+  /** conditions.ready; Kubernetes says an unset value means ready. */
+  ready: boolean;
+  /** conditions.terminating: draining endpoints take no new requests. */
+  terminating: boolean;
+  hostname?: string;
+  zone?: string;
+}
+
+export interface EndpointSlice {
+  kind: 'EndpointSlice';
+  namespace: string;
+  name: string;
+  serviceName: string;
+  addressType: 'IPv4' | 'IPv6' | 'FQDN';
+  annotations: Record<string, string>;
+  endpoints: Endpoint[];
+  ports: EndpointPort[];
+  source: string;
+}
+
+export type KnownObject = Service | EndpointSlice;
+
+/** Objects of these kinds are understood; the key is `${apiVersion}/${kind}`. */
+export const KNOWN_KINDS = new Set(['v1/Service', 'discovery.k8s.io/v1/EndpointSlice']);
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const PORT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+type Json = Record<string, unknown>;
+const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Collects errors for one object while its fields are checked. */
+class Checker {
+  errors: ConfigError[] = [];
+  constructor(private file: string, private line: number, private object: string) {}
+  fail(field: string, message: string): void {
+    this.errors.push(new ConfigError(this.file, this.line, this.object, field, message));
+  }
+  string(v: unknown, field: string, required = true): string | undefined {
+    if (v === undefined || v === null) {
+      if (required) this.fail(field, 'is required');
+      return undefined;
+    }
+    if (typeof v !== 'string') { this.fail(field, `must be a string, got ${JSON.stringify(v)}`); return undefined; }
+    return v;
+  }
+  port(v: unknown, field: string): number | undefined {
+    if (v === undefined || v === null) { this.fail(field, 'is required'); return undefined; }
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) {
+      this.fail(field, `must be a port number 1-65535, got ${JSON.stringify(v)}`);
+      return undefined;
+    }
+    return v;
+  }
+  protocol(v: unknown, field: string): 'TCP' | 'UDP' | 'SCTP' {
+    if (v === undefined || v === null) return 'TCP';
+    if (v !== 'TCP' && v !== 'UDP' && v !== 'SCTP') { this.fail(field, `must be TCP, UDP or SCTP, got ${JSON.stringify(v)}`); return 'TCP'; }
+    return v;
+  }
+  stringMap(v: unknown, field: string): Record<string, string> {
+    if (v === undefined || v === null) return {};
+    if (!isObj(v)) { this.fail(field, 'must be a map of strings'); return {}; }
+    const out: Record<string, string> = {};
+    for (const [k, val] of Object.entries(v)) {
+      if (typeof val !== 'string') this.fail(`${field}.${k}`, `must be a string, got ${JSON.stringify(val)}`);
+      else out[k] = val;
+    }
+    return out;
+  }
+  array(v: unknown, field: string, required = false): unknown[] {
+    if (v === undefined || v === null) {
+      if (required) this.fail(field, 'is required');
+      return [];
+    }
+    if (!Array.isArray(v)) { this.fail(field, 'must be a list'); return []; }
+    return v;
+  }
+}
+
+export interface ParsedObject {
+  object?: KnownObject;
+  errors: ConfigError[];
+  /** Set for kinds Skiff does not read: a warning, not an error. */
+  ignored?: string;
+}
+
+/** Validates one decoded document. `line` is where it starts in `file`. */
+export function parseObject(raw: unknown, file: string, line: number): ParsedObject {
+  if (!isObj(raw)) return { errors: [new ConfigError(file, line, 'document', '', 'is not a Kubernetes object (a map with apiVersion and kind)')] };
+  const apiVersion = raw.apiVersion;
+  const kind = raw.kind;
+  const meta = isObj(raw.metadata) ? raw.metadata : {};
+  const name = typeof meta.name === 'string' ? meta.name : '';
+  const namespace = typeof meta.namespace === 'string' ? meta.namespace : 'default';
+  const label = `${typeof kind === 'string' ? kind : 'object'} ${namespace}/${name || '?'}`;
+  const c = new Checker(file, line, label);
+  if (typeof apiVersion !== 'string') c.fail('apiVersion', 'is required');
+  if (typeof kind !== 'string') c.fail('kind', 'is required');
+  if (c.errors.length) return { errors: c.errors };
+  if (!KNOWN_KINDS.has(`${apiVersion}/${kind}`)) return { errors: [], ignored: `${apiVersion} ${kind} ${namespace}/${name || '?'}` };
+  if (!isObj(raw.metadata)) c.fail('metadata', 'is required');
+  if (!name) c.fail('metadata.name', 'is required');
+  else if (!DNS_LABEL.test(name) && !(kind === 'EndpointSlice' && DNS_SUBDOMAIN.test(name))) c.fail('metadata.name', `'${name}' is not a valid DNS name`);
+  if (!DNS_LABEL.test(namespace)) c.fail('metadata.namespace', `'${namespace}' is not a valid namespace name`);
+  const annotations = c.stringMap(meta.annotations, 'metadata.annotations');
+  const labels = c.stringMap(meta.labels, 'metadata.labels');
+  const spec = raw.spec;
+
+  if (kind === 'Service') {
+    if (!isObj(spec)) { c.fail('spec', 'is required'); return { errors: c.errors }; }
+    const ports: ServicePort[] = [];
+    const rawPorts = c.array(spec.ports, 'spec.ports');
+    const names = new Set<string>();
+    rawPorts.forEach((p, i) => {
+      const f = `spec.ports[${i}]`;
+      if (!isObj(p)) { c.fail(f, 'must be a map'); return; }
+      const port = c.port(p.port, `${f}.port`);
+      const pname = c.string(p.name, `${f}.name`, rawPorts.length > 1) ?? '';
+      if (pname && !PORT_NAME.test(pname)) c.fail(`${f}.name`, `'${pname}' is not a valid port name`);
+      if (pname && names.has(pname)) c.fail(`${f}.name`, `'${pname}' is used by another port`);
+      names.add(pname);
+      let targetPort: number | string | undefined = port;
+      if (p.targetPort !== undefined) {
+        if (typeof p.targetPort === 'number') targetPort = c.port(p.targetPort, `${f}.targetPort`);
+        else if (typeof p.targetPort === 'string' && PORT_NAME.test(p.targetPort)) targetPort = p.targetPort;
+        else c.fail(`${f}.targetPort`, `must be a port number or name, got ${JSON.stringify(p.targetPort)}`);
+      }
+      const protocol = c.protocol(p.protocol, `${f}.protocol`);
+      const appProtocol = c.string(p.appProtocol, `${f}.appProtocol`, false);
+      if (port !== undefined && targetPort !== undefined) ports.push({ name: pname, port, targetPort, protocol, appProtocol });
+    });
+    if (c.errors.length) return { errors: c.errors };
+    return { object: { kind: 'Service', namespace, name, annotations, ports, source: file }, errors: [] };
+  }
+
+  // EndpointSlice
+  const serviceName = labels['kubernetes.io/service-name'];
+  if (!serviceName) c.fail('metadata.labels.kubernetes.io/service-name', 'is required: it names the Service these endpoints belong to');
+  const addressType = raw.addressType;
+  if (addressType !== 'IPv4' && addressType !== 'IPv6' && addressType !== 'FQDN') {
+    c.fail('addressType', `must be IPv4, IPv6 or FQDN, got ${JSON.stringify(addressType)}`);
+  }
+  const endpoints: Endpoint[] = [];
+  c.array(raw.endpoints, 'endpoints').forEach((e, i) => {
+    const f = `endpoints[${i}]`;
+    if (!isObj(e)) { c.fail(f, 'must be a map'); return; }
+    const addrs = c.array(e.addresses, `${f}.addresses`, true);
+    if (addrs.length === 0 && Array.isArray(e.addresses)) c.fail(`${f}.addresses`, 'must list at least one address');
+    const addresses: string[] = [];
+    addrs.forEach((a, j) => {
+      const s = c.string(a, `${f}.addresses[${j}]`);
+      if (s === undefined) return;
+      if (addressType === 'IPv4' && !/^\d{1,3}(\.\d{1,3}){3}$/.test(s)) c.fail(`${f}.addresses[${j}]`, `'${s}' is not an IPv4 address`);
+      else if (addressType === 'IPv6' && !s.includes(':')) c.fail(`${f}.addresses[${j}]`, `'${s}' is not an IPv6 address`);
+      addresses.push(s);
+    });
+    const cond = isObj(e.conditions) ? e.conditions : {};
+    for (const k of ['ready', 'serving', 'terminating']) {
+      if (cond[k] !== undefined && cond[k] !== null && typeof cond[k] !== 'boolean') c.fail(`${f}.conditions.${k}`, 'must be true or false');
+    }
+    endpoints.push({
+      addresses,
+      ready: cond.ready !== false,
+      terminating: cond.terminating === true,
+      hostname: typeof e.hostname === 'string' ? e.hostname : undefined,
+      zone: typeof e.zone === 'string' ? e.zone : undefined,
+    });
+  });
+  const ports: EndpointPort[] = [];
+  c.array(raw.ports, 'ports').forEach((p, i) => {
+    const f = `ports[${i}]`;
+    if (!isObj(p)) { c.fail(f, 'must be a map'); return; }
+    const port = c.port(p.port, `${f}.port`);
+    const pname = c.string(p.name, `${f}.name`, false) ?? '';
+    const protocol = c.protocol(p.protocol, `${f}.protocol`);
+    const appProtocol = c.string(p.appProtocol, `${f}.appProtocol`, false);
+    if (port !== undefined) ports.push({ name: pname, port, protocol, appProtocol });
+  });
+  if (c.errors.length) return { errors: c.errors };
+  return {
+    object: { kind: 'EndpointSlice', namespace, name, serviceName: serviceName!, addressType: addressType as EndpointSlice['addressType'], annotations, endpoints, ports, source: file },
+    errors: [],
+  };
+}
