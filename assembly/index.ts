@@ -158,3 +158,45 @@ export function static_name_ptr(i: i32): usize { return staticNamePtr(i); }
 export function static_name_len(i: i32): i32 { return staticNameLen(i); }
 export function static_value_ptr(i: i32): usize { return staticValuePtr(i); }
 export function static_value_len(i: i32): i32 { return staticValueLen(i); }
+
+// ---- HTTP/1.1 parsers ----------------------------------------------------------------------------
+
+import { H1Parser } from './h1/parser';
+
+const parsers = new Array<H1Parser | null>();
+const freeParsers = new Array<i32>();
+
+function parser(id: i32): H1Parser {
+  return changetype<H1Parser>(unchecked(parsers[id]));
+}
+
+/** A parser for requests (isRequest) or responses; heads over maxHeadSize bytes are refused. */
+export function h1_new(isRequest: bool, maxHeadSize: i32, maxFields: i32): i32 {
+  const p = new H1Parser(isRequest, maxHeadSize, maxFields);
+  if (freeParsers.length > 0) {
+    const id = freeParsers.pop();
+    parsers[id] = p;
+    return id;
+  }
+  parsers.push(p);
+  return parsers.length - 1;
+}
+export function h1_free(id: i32): void {
+  parser(id).dispose();
+  parsers[id] = null;
+  freeParsers.push(id);
+}
+export function h1_input(id: i32, n: i32): usize { return parser(id).inputPtr(n); }
+/** Parses n new bytes (eof: the peer closed); returns 1 when it stopped early (call again with 0). */
+export function h1_parse(id: i32, n: i32, eof: bool): i32 {
+  resetEvents();
+  const p = parser(id);
+  p.parse(n, eof);
+  return p.more ? 1 : 0;
+}
+export function h1_content_length(id: i32): f64 { return <f64>parser(id).length; }
+export function h1_expect_no_body(id: i32): void { parser(id).noBodyNext = true; }
+export function h1_expect_connect(id: i32): void { parser(id).connectNext = true; }
+export function h1_set_tunnel(id: i32, on: bool): void { parser(id).setTunnel(on); }
+export function h1_tunnel_ptr(id: i32): usize { return parser(id).tunnelStart(); }
+export function h1_tunnel_len(id: i32): i32 { return parser(id).tunnelLength(); }

@@ -42,6 +42,16 @@ export interface CoreExports {
   hpack_encode(id: number, count: number): number;
   hpack_encoder_output(): number;
   hpack_encoder_table_size(id: number): number;
+  h1_new(isRequest: number, maxHeadSize: number, maxFields: number): number;
+  h1_free(id: number): void;
+  h1_input(id: number, n: number): number;
+  h1_parse(id: number, n: number, eof: number): number;
+  h1_content_length(id: number): number;
+  h1_expect_no_body(id: number): void;
+  h1_expect_connect(id: number): void;
+  h1_set_tunnel(id: number, on: number): void;
+  h1_tunnel_ptr(id: number): number;
+  h1_tunnel_len(id: number): number;
   static_count(): number;
   static_name_ptr(i: number): number;
   static_name_len(i: number): number;
