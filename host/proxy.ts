@@ -131,7 +131,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
         outbound.drain();
         const grace = options.shutdownGraceMs ?? 30_000;
         const deadline = Date.now() + grace;
-        while (inbound.openSessions + outbound.openSessions > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+        while (inbound.openConnections + outbound.openConnections > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
         inbound.destroy();
         outbound.destroy();
         adminServer?.close();

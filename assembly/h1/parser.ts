@@ -450,7 +450,8 @@ export class H1Parser {
     // CONNECT and upgrades: the host decides, after the answer, whether the rest is a tunnel
     if (req && (isConnect || (flags & H1F_UPGRADE) != 0) && !body) this.state = S_TUNNEL;
     emit(EV_H1_HEAD, 0, flags, first, count, status, minor);
-    if (!body) emit(EV_H1_END, 0, 0, fields.count, 0, 0, 0);
+    // a 1xx is an interim head: the message it belongs to has not ended
+    if (!body && (req || status >= 200)) emit(EV_H1_END, 0, 0, fields.count, 0, 0, 0);
     return 0;
   }
 

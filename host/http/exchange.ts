@@ -5,7 +5,8 @@
 // Cancellation propagates both ways; failures before a response become explicit proxy errors.
 import type { FieldList } from '../core/fields.js';
 import { ErrorCode } from '../core/reasons.js';
-import type { H2Session, H2Stream, StreamHandler, StreamResetError } from '../transport/h2-session.js';
+import type { H2Session } from '../transport/h2-session.js';
+import type { HttpStream, StreamHandler, StreamResetError } from './stream.js';
 import { forwardFields, isGrpc, VIA_H2 } from './headers.js';
 import { respondProxyError, ProxyErrorKind } from './proxy-error.js';
 
@@ -15,40 +16,65 @@ export interface ExchangeObserver {
 }
 
 export class Exchange implements StreamHandler {
-  readonly down: H2Stream;
-  up: H2Stream | null = null;
+  readonly down: HttpStream;
+  up: HttpStream | null = null;
   /** Whoever picked the upstream (a balancer's endpoint) and wants to know when it is over. */
   observer: ExchangeObserver | null = null;
   /** Opaque to the exchange: the observer's per-request data (e.g. the endpoint). */
   tag: unknown = null;
   private done = false;
+  // request body that arrived before the upstream was attached (not yet credited to the client)
+  private early: Buffer[] | null = null;
+  /** Our Via entry for the response: the protocol it reaches us with (VIA_H2 or VIA_H1). */
+  responseVia = VIA_H2;
+  /** Whether the client side is HTTP/2 (keeps `te: trailers` on responses… and drives field rules). */
+  downIsH2 = true;
+  /** Whether the upstream is HTTP/2. */
+  upIsH2 = true;
   private grpc: boolean;
   private responded = false;
   // bytes received but not yet credited back, per side, waiting for the other side to drain
   private downOwed = 0;
   private upOwed = 0;
 
-  constructor(down: H2Stream) {
+  constructor(down: HttpStream) {
     this.down = down;
     this.grpc = isGrpc(down.headers!);
     down.handler = this;
     down.autoConsume = false;
   }
 
-  /** Opens the upstream stream on `session` with the request head `fields`. */
+  /** Whether the upstream request is complete with its head (no body will follow). */
+  get headOnly(): boolean {
+    return this.down.remoteEnded && this.early === null && this.down.trailers === null;
+  }
+
+  /** Opens the upstream stream on an HTTP/2 `session` with the request head `fields`. */
   start(session: H2Session, fields: FieldList): void {
-    const down = this.down;
-    if (down.closed) return;
-    let up: H2Stream;
+    if (this.down.closed) return;
+    let up: HttpStream;
     try {
-      up = session.request(fields, down.remoteEnded);
+      up = session.request(fields, this.headOnly);
     } catch (err) {
       this.fail(ProxyErrorKind.UNAVAILABLE, `upstream refused a new stream: ${(err as Error).message}`);
       return;
     }
+    this.attach(up);
+  }
+
+  /** Takes an upstream stream opened elsewhere (e.g. an HTTP/1.1 client request). */
+  attach(up: HttpStream): void {
     this.up = up;
     up.handler = this;
     up.autoConsume = false;
+    if (up.localEnded) return;
+    const early = this.early;
+    this.early = null;
+    if (early) for (const chunk of early) this.onData(this.down, chunk);
+    if (this.down.remoteEnded) {
+      const t = this.down.trailers;
+      up.end(undefined, t ? forwardFields(t, null, this.upIsH2) : undefined);
+    }
   }
 
   /** Answers the client with a proxy error (status or grpc-status) if nothing was sent yet; else resets. */
@@ -66,19 +92,23 @@ export class Exchange implements StreamHandler {
 
   // ---- StreamHandler ------------------------------------------------------------------------
 
-  onResponse(_s: H2Stream, fields: FieldList, _status: number, endStream: boolean): void {
+  onResponse(_s: HttpStream, fields: FieldList, _status: number, endStream: boolean): void {
     if (this.down.closed) return;
     this.responded = true;
-    this.down.respond(forwardFields(fields, VIA_H2, true), endStream);
+    this.down.respond(forwardFields(fields, this.responseVia, this.downIsH2), endStream);
   }
 
-  onInformational(_s: H2Stream, fields: FieldList): void {
+  onInformational(_s: HttpStream, fields: FieldList): void {
     if (!this.down.closed) this.down.informational(fields);
   }
 
-  onData(from: H2Stream, data: Buffer): void {
+  onData(from: HttpStream, data: Buffer): void {
     const to = from === this.down ? this.up : this.down;
-    if (to === null || to.closed) {
+    if (to === null) {
+      (this.early ??= []).push(data); // credited once the upstream takes it
+      return;
+    }
+    if (to.closed) {
       from.consume(data.length);
       return;
     }
@@ -87,7 +117,7 @@ export class Exchange implements StreamHandler {
     else this.upOwed += data.length;
   }
 
-  onDrain(stream: H2Stream): void {
+  onDrain(stream: HttpStream): void {
     // `stream` took our queued bytes: credit the other side what it was owed
     if (stream === this.up && this.downOwed > 0) {
       const n = this.downOwed;
@@ -100,12 +130,12 @@ export class Exchange implements StreamHandler {
     }
   }
 
-  onTrailers(from: H2Stream, fields: FieldList): void {
+  onTrailers(from: HttpStream, fields: FieldList): void {
     const to = from === this.down ? this.up : this.down;
-    if (to && !to.closed) to.end(undefined, forwardFields(fields, null, true));
+    if (to && !to.closed) to.end(undefined, forwardFields(fields, null, to === this.up ? this.upIsH2 : this.downIsH2));
   }
 
-  onEnd(from: H2Stream): void {
+  onEnd(from: HttpStream): void {
     if (from === this.up) this.finish(true);
     if (from.trailers) return; // ended by trailers, already forwarded
     const to = from === this.down ? this.up : this.down;
@@ -118,7 +148,7 @@ export class Exchange implements StreamHandler {
     this.observer?.exchangeDone(this, ok);
   }
 
-  onReset(from: H2Stream, error: StreamResetError): void {
+  onReset(from: HttpStream, error: StreamResetError): void {
     this.finish(false);
     if (from === this.down) {
       // the client went away: stop the upstream work

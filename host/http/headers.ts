@@ -9,6 +9,13 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
 
 export const VIA_PSEUDONYM = 'skiff';
 
+/**
+ * Marks an HTTP/1.1 request carried over the mesh's HTTP/2 between two Skiff proxies, so the far
+ * side speaks HTTP/1.1 to its application again (Linkerd's l5d-orig-proto does the same).
+ */
+export const ORIG_PROTO = 'skiff-orig-proto';
+export const ORIG_PROTO_HOP = new Set([ORIG_PROTO]);
+
 /** The value of the first field named `name`, or undefined. */
 export function getField(fields: FieldList, name: string): string | undefined {
   for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];

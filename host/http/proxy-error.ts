@@ -1,9 +1,11 @@
 // Errors the proxy itself answers with. Plain HTTP callers get a status and a `skiff-proxy-error`
 // header saying why; gRPC callers get a trailers-only response with the matching grpc-status
 // (gRPC clients read grpc-status, not the HTTP status).
-import type { H2Stream } from '../transport/h2-session.js';
+import type { HttpStream } from './stream.js';
 
 export enum ProxyErrorKind {
+  /** The request cannot be forwarded as it is. */
+  BAD_REQUEST,
   /** No such service or route. */
   NOT_FOUND,
   /** No endpoint could take the request (none ready, all refused, connection refused/reset). */
@@ -17,6 +19,7 @@ export enum ProxyErrorKind {
 }
 
 const STATUS: Record<ProxyErrorKind, number> = {
+  [ProxyErrorKind.BAD_REQUEST]: 400,
   [ProxyErrorKind.NOT_FOUND]: 404,
   [ProxyErrorKind.UNAVAILABLE]: 503,
   [ProxyErrorKind.BAD_GATEWAY]: 502,
@@ -25,6 +28,7 @@ const STATUS: Record<ProxyErrorKind, number> = {
 };
 // https://grpc.github.io/grpc/core/md_doc_statuscodes.html
 const GRPC: Record<ProxyErrorKind, number> = {
+  [ProxyErrorKind.BAD_REQUEST]: 13, // INTERNAL
   [ProxyErrorKind.NOT_FOUND]: 12, // UNIMPLEMENTED
   [ProxyErrorKind.UNAVAILABLE]: 14,
   [ProxyErrorKind.BAD_GATEWAY]: 14,
@@ -45,7 +49,7 @@ export function headerSafe(msg: string): string {
   return msg.replace(/[^\x20-\x7e]/g, ' ').trim().slice(0, 300);
 }
 
-export function respondProxyError(down: H2Stream, kind: ProxyErrorKind, message: string, grpc: boolean): void {
+export function respondProxyError(down: HttpStream, kind: ProxyErrorKind, message: string, grpc: boolean): void {
   const why = headerSafe(message);
   if (grpc) {
     down.respond([':status', '200', 'content-type', 'application/grpc', 'grpc-status', String(GRPC[kind]),

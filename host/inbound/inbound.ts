@@ -1,73 +1,63 @@
 // The inbound side: connections from the mesh (or any client) to this workload, forwarded to the
-// local application. HTTP/2 is kept HTTP/2 to an application that speaks it; other traffic is
-// relayed opaquely for now.
-import net from 'node:net';
-import { detectProtocol } from '../transport/detect.js';
-import { H2Session, type H2SessionOptions, type H2Stream } from '../transport/h2-session.js';
-import { H2Pool, ConnectError } from '../transport/h2-pool.js';
+// local application in the protocol the request was first made in: HTTP/2 stays HTTP/2; HTTP/1.1
+// — whether it arrived as HTTP/1.1 or inside the mesh's HTTP/2 marked `skiff-orig-proto` — goes to
+// the application as HTTP/1.1. Other traffic is relayed as opaque TCP.
+import type net from 'node:net';
+import { H2Pool } from '../transport/h2-pool.js';
+import { H1Pool } from '../transport/h1-client.js';
 import { tunnelTcp } from '../transport/opaque.js';
+import { HttpListener, type ListenerOptions } from '../transport/listener.js';
 import { Exchange } from '../http/exchange.js';
-import { forwardFields, VIA_H2 } from '../http/headers.js';
+import { forwardFields, getField, VIA_H1, VIA_H2, ORIG_PROTO, ORIG_PROTO_HOP } from '../http/headers.js';
+import { h1RequestToH2 } from '../http/h1-message.js';
 import { ProxyErrorKind } from '../http/proxy-error.js';
+import { startUpstream } from '../http/upstream.js';
+import type { HttpStream } from '../http/stream.js';
 import type { HostPort } from '../config/address.js';
 
-export interface InboundOptions {
+export interface InboundOptions extends ListenerOptions {
   app: HostPort;
-  detectTimeoutMs: number;
-  session: H2SessionOptions;
 }
 
-export class Inbound {
+export class Inbound extends HttpListener {
   private appH2: H2Pool;
-  private sessions = new Set<H2Session>();
-  private options: InboundOptions;
-  private onStreamBound = (s: H2Stream): void => this.onStream(s);
+  private appH1: H1Pool;
+  private app: HostPort;
+  private appLabel: string;
 
   constructor(options: InboundOptions) {
-    this.options = options;
+    super(options);
+    this.app = options.app;
+    this.appLabel = `application at ${options.app.host}:${options.app.port}`;
     this.appH2 = new H2Pool(options.app.host, options.app.port, { session: options.session });
+    this.appH1 = new H1Pool(options.app.host, options.app.port);
   }
 
-  /** Takes an accepted connection. */
-  accept(socket: net.Socket): void {
-    socket.setNoDelay(true);
-    detectProtocol(socket, this.options.detectTimeoutMs, (proto, initial) => {
-      if (proto === 'h2') {
-        const session = new H2Session(socket, 'server', this.options.session, {
-          onStream: this.onStreamBound,
-          onClose: () => this.sessions.delete(session),
-        }, initial);
-        this.sessions.add(session);
-        socket.resume();
-      } else {
-        tunnelTcp(socket, initial, this.options.app.host, this.options.app.port);
-      }
-    });
-  }
-
-  private onStream(down: H2Stream): void {
+  protected onRequest(down: HttpStream, isH2: boolean): void {
     const exchange = new Exchange(down);
-    const fields = forwardFields(down.headers!, VIA_H2, true);
-    const session = this.appH2.ready();
-    if (session) {
-      exchange.start(session, fields);
-      return;
+    exchange.downIsH2 = isH2;
+    let fields = down.headers!;
+    if (!isH2) {
+      const t = h1RequestToH2(fields, 'http');
+      if (typeof t === 'string') {
+        exchange.fail(ProxyErrorKind.BAD_REQUEST, t);
+        return;
+      }
+      fields = t;
     }
-    this.appH2.acquire().then(
-      (s) => exchange.start(s, fields),
-      (err: ConnectError) => exchange.fail(ProxyErrorKind.BAD_GATEWAY, `application at ${this.options.app.host}:${this.options.app.port}: ${err.message}`),
-    );
+    const appIsH1 = !isH2 || getField(fields, ORIG_PROTO) !== undefined;
+    exchange.responseVia = appIsH1 ? VIA_H1 : VIA_H2;
+    const next = forwardFields(fields, isH2 ? VIA_H2 : VIA_H1, !appIsH1, ORIG_PROTO_HOP);
+    startUpstream(exchange, appIsH1 ? this.appH1 : this.appH2, next, this.appLabel);
   }
 
-  /** Graceful: GOAWAY to every client session; they close once their streams finish. */
-  drain(): void {
-    for (const s of this.sessions) s.shutdown();
+  protected onOpaque(socket: net.Socket, initial: Buffer): void {
+    tunnelTcp(socket, initial, this.app.host, this.app.port);
   }
-
-  get openSessions(): number { return this.sessions.size; }
 
   destroy(): void {
-    for (const s of this.sessions) s.socket.destroy();
+    this.destroyConnections();
     this.appH2.destroy();
+    this.appH1.destroy();
   }
 }

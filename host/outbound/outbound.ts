@@ -1,23 +1,25 @@
-// The outbound side: the application's calls to other services. Each request is routed by its
-// authority (Kubernetes DNS name) to a Service, balanced over its ready endpoints, and sent on a
-// pooled HTTP/2 connection to the endpoint (a peer sidecar's inbound, or an h2c application).
-import net from 'node:net';
-import { detectProtocol } from '../transport/detect.js';
-import { H2Session, type H2SessionOptions, type H2Stream } from '../transport/h2-session.js';
-import { H2Pool, type ConnectError } from '../transport/h2-pool.js';
-import { tunnelTcp } from '../transport/opaque.js';
+// The outbound side: the application's calls to other services, in HTTP/2 or HTTP/1.1. Each
+// request is routed by its authority (Kubernetes DNS name; Host or an absolute-form target for
+// HTTP/1.1) to a Service, balanced over its ready endpoints, and sent on a pooled connection:
+// HTTP/2 to a meshed endpoint (a peer sidecar's inbound; HTTP/1.1 requests ride it marked with
+// skiff-orig-proto), or the endpoint's own protocol when it is not meshed.
+import type net from 'node:net';
+import { H2Pool } from '../transport/h2-pool.js';
+import { H1Pool } from '../transport/h1-client.js';
+import { HttpListener, type ListenerOptions } from '../transport/listener.js';
 import { Exchange, type ExchangeObserver } from '../http/exchange.js';
-import { forwardFields, getField, VIA_H2 } from '../http/headers.js';
+import { forwardFields, getField, VIA_H1, VIA_H2, ORIG_PROTO } from '../http/headers.js';
+import { h1RequestToH2 } from '../http/h1-message.js';
 import { ProxyErrorKind } from '../http/proxy-error.js';
+import { startUpstream, type Upstream } from '../http/upstream.js';
+import type { HttpStream } from '../http/stream.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { Resolver, endpointsOf, type Destination } from './discovery.js';
 import { Balancer, EndpointState } from './balancer.js';
 
-export interface OutboundOptions {
+export interface OutboundOptions extends ListenerOptions {
   resolver: Resolver;
   snapshot(): Snapshot;
-  detectTimeoutMs: number;
-  session: H2SessionOptions;
 }
 
 interface Route {
@@ -27,31 +29,20 @@ interface Route {
   balancer: Balancer;
 }
 
-export class Outbound implements ExchangeObserver {
-  private sessions = new Set<H2Session>();
+export class Outbound extends HttpListener implements ExchangeObserver {
   private routes = new Map<string, Route>();
   private endpoints = new Map<string, EndpointState>();
-  private pools = new Map<string, H2Pool>();
+  private pools = new Map<string, Upstream>();
   private lastSnapshot: Snapshot | null = null;
-  private onStreamBound = (s: H2Stream): void => this.onStream(s);
 
-  constructor(private options: OutboundOptions) {}
+  constructor(private options: OutboundOptions) {
+    super(options);
+  }
 
-  accept(socket: net.Socket): void {
-    socket.setNoDelay(true);
-    detectProtocol(socket, this.options.detectTimeoutMs, (proto, initial) => {
-      if (proto === 'h2') {
-        const session = new H2Session(socket, 'server', this.options.session, {
-          onStream: this.onStreamBound,
-          onClose: () => this.sessions.delete(session),
-        }, initial);
-        this.sessions.add(session);
-        socket.resume();
-      } else {
-        // HTTP/1.1 and opaque outbound traffic arrive with the HTTP/1.1 data path
-        socket.end('HTTP/1.1 501 Not Implemented\r\nskiff-proxy-error: outbound HTTP/1.1 is not supported yet\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
-      }
-    });
+  protected onOpaque(socket: net.Socket): void {
+    // opaque outbound traffic has no destination to route by without the original destination
+    // address (iptables); it arrives with the TCP tunnelling work
+    socket.destroy();
   }
 
   /** Route for an authority, recomputed when the config snapshot changes. */
@@ -67,6 +58,7 @@ export class Outbound implements ExchangeObserver {
       balancer.update(endpointsOf(snapshot, d), this.endpoints);
       r = { snapshot, dest: d, error: '', balancer };
     }
+    if (this.routes.size > 10_000) this.routes.clear(); // names are client-chosen: bound the cache
     this.routes.set(authority, r);
     return r;
   }
@@ -75,26 +67,36 @@ export class Outbound implements ExchangeObserver {
   private onSnapshot(snapshot: Snapshot): void {
     this.lastSnapshot = snapshot;
     const live = new Set<string>();
-    for (const [authority, r] of this.routes) {
+    for (const authority of this.routes.keys()) {
       const d = this.options.resolver.resolve(snapshot, authority);
       if (typeof d === 'string') continue;
       for (const e of endpointsOf(snapshot, d)) live.add(`${e.host}:${e.port}`);
     }
     for (const [key, pool] of this.pools) {
-      if (!live.has(key)) {
+      const endpoint = key.endsWith('/h1') ? key.slice(0, -3) : key;
+      if (!live.has(endpoint)) {
         pool.close();
         this.pools.delete(key);
-        this.endpoints.delete(key);
+        this.endpoints.delete(endpoint);
       }
     }
   }
 
-  private onStream(down: H2Stream): void {
+  protected onRequest(down: HttpStream, isH2: boolean): void {
     const exchange = new Exchange(down);
-    const fields = down.headers!;
-    const authority = getField(fields, ':authority') ?? getField(fields, 'host');
+    exchange.downIsH2 = isH2;
+    let fields = down.headers!;
+    if (!isH2) {
+      const t = h1RequestToH2(fields, 'http');
+      if (typeof t === 'string') {
+        exchange.fail(ProxyErrorKind.BAD_REQUEST, t);
+        return;
+      }
+      fields = t;
+    }
+    const authority = getField(fields, ':authority');
     if (!authority) {
-      exchange.fail(ProxyErrorKind.NOT_FOUND, 'request has no :authority or host to route by');
+      exchange.fail(ProxyErrorKind.NOT_FOUND, 'request has no :authority or Host to route by');
       return;
     }
     const route = this.route(authority);
@@ -107,32 +109,24 @@ export class Outbound implements ExchangeObserver {
       exchange.fail(ProxyErrorKind.UNAVAILABLE, `Service ${route.dest.label} has no ready endpoints`);
       return;
     }
-    const a = ep.address;
-    if (!a.meshed && !a.h2c) {
-      exchange.fail(ProxyErrorKind.BAD_GATEWAY, `endpoint ${ep.key} of ${route.dest.label} speaks HTTP/1.1, which outbound does not forward yet`);
-      return;
-    }
     ep.inFlight++;
     exchange.observer = this;
     exchange.tag = ep;
-    const pool = this.pool(ep);
-    const next = forwardFields(fields, VIA_H2, true);
-    const session = pool.ready();
-    if (session) {
-      exchange.start(session, next);
-      return;
-    }
-    pool.acquire().then(
-      (s) => exchange.start(s, next),
-      (err: ConnectError) => exchange.fail(ProxyErrorKind.BAD_GATEWAY, `endpoint ${ep.key} of ${route.dest!.label}: ${err.message}`),
-    );
+    const a = ep.address;
+    const h2 = a.meshed || (a.h2c && isH2);
+    let next = forwardFields(fields, isH2 ? VIA_H2 : VIA_H1, h2);
+    if (a.meshed && !isH2) next.push(ORIG_PROTO, 'HTTP/1.1');
+    exchange.responseVia = h2 ? VIA_H2 : VIA_H1;
+    startUpstream(exchange, this.pool(ep, h2), next, `endpoint ${ep.key} of ${route.dest.label}`);
   }
 
-  private pool(ep: EndpointState): H2Pool {
-    let p = this.pools.get(ep.key);
+  private pool(ep: EndpointState, h2: boolean): Upstream {
+    const key = h2 ? ep.key : `${ep.key}/h1`;
+    let p = this.pools.get(key);
     if (!p) {
-      p = new H2Pool(ep.address.host, ep.address.port, { session: this.options.session });
-      this.pools.set(ep.key, p);
+      p = h2 ? new H2Pool(ep.address.host, ep.address.port, { session: this.options.session })
+        : new H1Pool(ep.address.host, ep.address.port);
+      this.pools.set(key, p);
     }
     return p;
   }
@@ -143,14 +137,8 @@ export class Outbound implements ExchangeObserver {
     if (!ok) ep.failures++;
   }
 
-  drain(): void {
-    for (const s of this.sessions) s.shutdown();
-  }
-
-  get openSessions(): number { return this.sessions.size; }
-
   destroy(): void {
-    for (const s of this.sessions) s.socket.destroy();
+    this.destroyConnections();
     for (const p of this.pools.values()) p.destroy();
   }
 }

@@ -7,7 +7,11 @@
 import type { Socket } from 'node:net';
 import { H2Connection, describeError, type H2Handler, type H2Options, type Role } from '../core/h2-connection.js';
 import type { FieldList } from '../core/fields.js';
-import { ErrorCode, Reason, errorCodeName } from '../core/reasons.js';
+import { ErrorCode, Reason, errorCodeName, reasonMessage } from '../core/reasons.js';
+import { StreamResetError, type HttpStream, type StreamHandler } from '../http/stream.js';
+
+export { StreamResetError };
+export type { StreamHandler };
 
 export interface H2SessionOptions extends H2Options {
   /** Pause reading when this many bytes wait in the socket's write buffer (default 1 MiB). */
@@ -26,28 +30,7 @@ export interface H2SessionEvents {
   onGoaway?(lastSid: number, code: number): void;
 }
 
-export class StreamResetError extends Error {
-  constructor(readonly code: number, message: string, readonly refused = false) {
-    super(message);
-  }
-  override get name(): string { return 'StreamResetError'; }
-}
-
-/**
- * One object receiving a stream's events, instead of a closure per event: what a proxy's exchange
- * implements for both of its streams (it tells them apart by the `stream` argument).
- */
-export interface StreamHandler {
-  onResponse(stream: H2Stream, fields: FieldList, status: number, endStream: boolean): void;
-  onInformational(stream: H2Stream, fields: FieldList, status: number): void;
-  onData(stream: H2Stream, data: Buffer, endStream: boolean): void;
-  onTrailers(stream: H2Stream, fields: FieldList): void;
-  onEnd(stream: H2Stream): void;
-  onReset(stream: H2Stream, error: StreamResetError): void;
-  onDrain(stream: H2Stream): void;
-}
-
-export class H2Stream {
+export class H2Stream implements HttpStream {
   readonly id: number;
   /** When set, events go here and the callback properties below are not used. */
   handler: StreamHandler | null = null;
@@ -421,7 +404,7 @@ export class H2Session implements H2Handler {
     }
   }
 
-  onStreamError(sid: number, code: number, reason: number): void {
+  onStreamError(sid: number, code: number, reason: number, detail: number): void {
     const stream = this.streams.get(sid);
     if (code === 0 && reason === Reason.HEADER_LIST_TOO_LARGE) {
       // the request head was too large: answer 431 (RFC 6585) and stop the body
@@ -436,7 +419,7 @@ export class H2Session implements H2Handler {
     if (!stream) return;
     this.forget(stream);
     stream.dropQueue();
-    const err = new StreamResetError(code, `stream error: ${describeError(code, reason)}`);
+    const err = new StreamResetError(code, `stream error: ${describeError(code, reason)}${detail ? ` (${reasonMessage(detail)})` : ""}`);
     if (stream.handler) stream.handler.onReset(stream, err);
     else stream.onReset?.(err);
   }

@@ -170,6 +170,8 @@ test('responses without a body: 204, 304, 1xx, and after HEAD', () => {
   const a = res('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\nHTTP/1.1 304 Not Modified\r\n\r\n');
   assert.equal(a.filter((e) => e[0] === 'head').map((e) => e[3]), [100, 204, 304]);
   assert.not.ok(a.some((e) => e[0] === 'body'));
+  // the 100 is interim: only the two final responses end a message
+  assert.equal(a.map((e) => e[0] === 'head' ? e[3] : e[0]), [100, 204, 'end', 304, 'end']);
   const h = res('HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx', { setup: (p) => p.expectNoBody() });
   assert.equal(h.map((e) => e[0]), ['head', 'end', 'head', 'body', 'end']);
 });

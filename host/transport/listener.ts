@@ -1,0 +1,61 @@
+// What inbound and outbound share: accept a connection, detect its protocol, and run it as an
+// HTTP/2 session or an HTTP/1.1 connection whose requests go to `onRequest`; other traffic goes
+// to `onOpaque`. Tracks the connections so they can be drained on shutdown.
+import type net from 'node:net';
+import { detectProtocol } from './detect.js';
+import { H2Session, type H2SessionOptions, type H2Stream } from './h2-session.js';
+import { H1ServerConnection, type H1ServerOptions, type H1ServerStream } from './h1-server.js';
+import type { HttpStream } from '../http/stream.js';
+
+export interface ListenerOptions {
+  detectTimeoutMs: number;
+  session: H2SessionOptions;
+  http1?: H1ServerOptions;
+}
+
+export abstract class HttpListener {
+  private h2 = new Set<H2Session>();
+  private h1 = new Set<H1ServerConnection>();
+  private onH2Stream = (s: H2Stream): void => this.onRequest(s, true);
+  private onH1Request = (s: H1ServerStream): void => this.onRequest(s, false);
+
+  constructor(protected listenerOptions: ListenerOptions) {}
+
+  /** A request (HTTP/2 stream or HTTP/1.1 request) to route. */
+  protected abstract onRequest(stream: HttpStream, isH2: boolean): void;
+  /** A connection that is not HTTP (or is TLS we do not terminate here). */
+  protected abstract onOpaque(socket: net.Socket, initial: Buffer): void;
+
+  accept(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    detectProtocol(socket, this.listenerOptions.detectTimeoutMs, (proto, initial) => {
+      if (proto === 'h2') {
+        const session = new H2Session(socket, 'server', this.listenerOptions.session, {
+          onStream: this.onH2Stream,
+          onClose: () => this.h2.delete(session),
+        }, initial);
+        this.h2.add(session);
+        socket.resume();
+      } else if (proto === 'http1') {
+        const conn = new H1ServerConnection(socket, { onRequest: this.onH1Request, onClose: () => this.h1.delete(conn) }, this.listenerOptions.http1, initial);
+        this.h1.add(conn);
+        socket.resume();
+      } else {
+        this.onOpaque(socket, initial);
+      }
+    });
+  }
+
+  /** Graceful: GOAWAY on HTTP/2, close after the current response on HTTP/1.1. */
+  drain(): void {
+    for (const s of this.h2) s.shutdown();
+    for (const c of this.h1) c.drain();
+  }
+
+  get openConnections(): number { return this.h2.size + this.h1.size; }
+
+  destroyConnections(): void {
+    for (const s of this.h2) s.socket.destroy();
+    for (const c of this.h1) c.socket.destroy();
+  }
+}
