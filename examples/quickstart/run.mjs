@@ -1,0 +1,122 @@
+// `npm start`: a small local mesh on the embedded control plane (the YAML in ./config).
+//   client app ──HTTP/1.1──▶ frontend ──HTTP/2──▶ books
+//                                    ──gRPC────▶ authors
+// Every service has its own `skiff proxy` process as a sidecar; all traffic between services goes
+// sidecar to sidecar over multiplexed HTTP/2. Ctrl-C stops everything. --once: a few requests, exit.
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { dirname, join, relative } from 'node:path';
+import { startBooks, startAuthors, startFrontend } from './apps.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const cli = join(here, '../../dist/host/cli.js');
+const configDir = join(here, 'config');
+const once = process.argv.includes('--once');
+const say = (s) => process.stdout.write(`${s}\n`);
+
+// ports: apps 7001-7003; sidecars' inbound 7101-7103 (as config/mesh.yaml says); outbound and admin below
+const SIDECARS = [
+  { name: 'client', outbound: 7140, inbound: 7100, admin: 7190, app: 7000 },
+  { name: 'frontend', outbound: 7141, inbound: 7101, admin: 7191, app: 7001 },
+  { name: 'books', outbound: 7142, inbound: 7102, admin: 7192, app: 7002 },
+  { name: 'authors', outbound: 7143, inbound: 7103, admin: 7193, app: 7003 },
+];
+
+function portFree(port) {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+const children = [];
+function stopAll() {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+}
+
+async function waitReady(port) {
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise((resolve) => {
+      http.get({ host: '127.0.0.1', port, path: '/ready' }, (res) => { res.resume(); resolve(res.statusCode === 200); })
+        .on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`sidecar admin on ${port} never became ready`);
+}
+
+function getPage(agent) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    // the client app calls the frontend by its Kubernetes name, through its own sidecar
+    const req = http.request({ host: '127.0.0.1', port: 7140, path: '/', headers: { host: 'frontend.default.svc.cluster.local' }, agent }, (res) => {
+      let body = '';
+      res.on('data', (c) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode, body, ms: performance.now() - started, seenVia: res.headers['x-seen-via'], via: res.headers.via }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function main() {
+  for (const p of [...SIDECARS.flatMap((s) => [s.inbound, s.outbound, s.admin]), 7001, 7002, 7003]) {
+    if (!(await portFree(p))) {
+      say(`quickstart: port 127.0.0.1:${p} is in use; stop whatever holds it (the quickstart uses 7001-7003 and 7100-7193)`);
+      return 1;
+    }
+  }
+  const apps = [await startFrontend(7001, '127.0.0.1:7141'), await startBooks(7002), await startAuthors(7003)];
+  for (const s of SIDECARS) {
+    const child = spawn(process.execPath, [cli, 'proxy', '--config', configDir, '--workload', `default/${s.name}`,
+      '--inbound', `127.0.0.1:${s.inbound}`, '--outbound', `127.0.0.1:${s.outbound}`, '--admin', `127.0.0.1:${s.admin}`,
+      '--app', `127.0.0.1:${s.app}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+    children.push(child);
+  }
+  try {
+    await Promise.all(SIDECARS.map((s) => waitReady(s.admin)));
+  } catch (err) {
+    say(`quickstart: ${err.message}`);
+    stopAll();
+    return 1;
+  }
+  say(`skiff quickstart — 4 sidecars (skiff proxy, pids ${children.map((c) => c.pid).join(', ')}), config ${relative(process.cwd(), configDir) || configDir}`);
+  say('  client ──HTTP/1.1──▶ frontend ──HTTP/2──▶ books');
+  say('                                  ──gRPC────▶ authors');
+  say('  every hop between services is sidecar to sidecar over one multiplexed HTTP/2 connection');
+  say(`  try it:  curl -s -H 'host: frontend.default' http://127.0.0.1:7140/   (the client sidecar's outbound)`);
+  say('');
+
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  let failures = 0;
+  const rounds = once ? 3 : Infinity;
+  let stopping = false;
+  const stop = () => { stopping = true; };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  for (let i = 1; i <= rounds && !stopping; i++) {
+    try {
+      const r = await getPage(agent);
+      if (r.status !== 200) throw new Error(`${r.status} ${r.body.trim()}`);
+      const page = JSON.parse(r.body);
+      say(`[${i}] client → frontend: ${r.status} in ${r.ms.toFixed(1)} ms · ${page.length} books with authors from gRPC` +
+        ` (${[...new Set(page.map((p) => p.author))].join(', ')}) · via: ${r.via} · frontend saw via: ${r.seenVia}`);
+    } catch (err) {
+      failures++;
+      say(`[${i}] client → frontend failed: ${err.message}`);
+    }
+    if (!once) await new Promise((r) => setTimeout(r, 1000));
+  }
+  agent.destroy();
+  say(once ? `quickstart: ${rounds - failures}/${rounds} requests succeeded; stopping` : 'quickstart: stopping');
+  stopAll();
+  await Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once('exit', r)))));
+  for (const a of apps) { a.closeAll?.(); if (a.forceShutdown) a.forceShutdown(); else a.close(); }
+  return failures === 0 ? 0 : 1;
+}
+
+main().then((code) => process.exit(code), (err) => { say(`quickstart: ${err.stack}`); stopAll(); process.exit(1); });
