@@ -1,0 +1,142 @@
+// The proxy as a process: SIGTERM under load drains without losing accepted requests and exits 0;
+// a client that aborts frees the upstream request; 256 MiB each way stream through two proxies
+// with bounded memory.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import http from 'node:http';
+import http2 from 'node:http2';
+import { createHash } from 'node:crypto';
+import { spawnProxy } from '../helpers/proxy-process.mjs';
+import { ConfigDir, serviceYaml, sliceYaml, eventually } from '../helpers/mesh.mjs';
+import { patternChunk } from '../helpers/h2-app.mjs';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+test('SIGTERM under load: every accepted request completes, refused ones are marked retryable, exit 0', async () => {
+  const app = http2.createServer();
+  app.on('stream', (s) => { setTimeout(() => { s.respond({ ':status': 200 }); s.end('done'); }, 150); });
+  await new Promise((r) => app.listen(0, '127.0.0.1', r));
+  const proxy = await spawnProxy(['--app', `127.0.0.1:${app.address().port}`]);
+  const client = http2.connect(`http://127.0.0.1:${proxy.inbound}`);
+  client.on('error', () => {});
+  const results = { ok: 0, refused: 0, other: [] };
+  const one = () => new Promise((resolve) => {
+    let req;
+    try {
+      req = client.request({ ':path': '/' });
+    } catch (e) {
+      // the client already knows the server is going away: never sent, safe to retry elsewhere
+      if (e.code === 'ERR_HTTP2_GOAWAY_SESSION' || e.code === 'ERR_HTTP2_INVALID_SESSION') results.refused++;
+      else results.other.push(`${e.code} ${e.message}`);
+      return resolve();
+    }
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => { if (body === 'done') results.ok++; else results.other.push(`body ${body}`); resolve(); });
+    req.on('error', (e) => {
+      // refused before processing (GOAWAY's last stream id, or a closed session): safe to retry
+      if (e.code === 'ERR_HTTP2_STREAM_ERROR' && /REFUSED_STREAM/.test(e.message)) results.refused++;
+      else if (e.code === 'ERR_HTTP2_GOAWAY_SESSION' || e.code === 'ERR_HTTP2_INVALID_SESSION') results.refused++;
+      else results.other.push(`${e.code} ${e.message}`);
+      resolve();
+    });
+    req.end();
+  });
+  const inflight = [];
+  for (let i = 0; i < 40; i++) inflight.push(one());
+  await sleep(50); // accepted and waiting on the slow app
+  proxy.stop('SIGTERM');
+  for (let i = 0; i < 20; i++) { inflight.push(one()); await sleep(5); }
+  await Promise.all(inflight);
+  const { code } = await proxy.exited;
+  assert.is(code, 0, proxy.log);
+  assert.equal(results.other, []);
+  assert.ok(results.ok >= 40, `only ${results.ok} completed`);
+  client.close();
+  app.close();
+});
+
+test('a client aborting mid-download frees the upstream request (HTTP/1.1 through both proxies)', async () => {
+  let closedEarly = false;
+  const app = http.createServer((req, res) => {
+    res.writeHead(200);
+    const timer = setInterval(() => res.write(Buffer.alloc(16384)), 1);
+    res.on('close', () => { closedEarly = !res.writableFinished; clearInterval(timer); });
+  });
+  await new Promise((r) => app.listen(0, '127.0.0.1', r));
+  const inbound = await spawnProxy(['--app', `127.0.0.1:${app.address().port}`]);
+  const config = new ConfigDir();
+  config.write('s.yaml', serviceYaml('stream', 80) + '---\n' + sliceYaml('stream', [{ port: inbound.inbound }]));
+  const outbound = await spawnProxy(['--config', config.dir]);
+  await new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port: outbound.outbound, path: '/', headers: { host: 'stream.default' } }, (res) => {
+      let n = 0;
+      res.on('data', (c) => { n += c.length; if (n > 1 << 20) { req.destroy(); resolve(); } });
+    });
+    req.on('error', (e) => { if (e.code !== 'ECONNRESET') reject(e); });
+  });
+  assert.ok(await eventually(() => closedEarly), 'the app saw its response abandoned');
+  await outbound.stop();
+  await inbound.stop();
+  app.close();
+  config.remove();
+});
+
+test('256 MiB upload and download through two proxies; each proxy stays under 150 MiB RSS', async () => {
+  const SIZE = 256 << 20;
+  const app = http.createServer((req, res) => {
+    if (req.method === 'POST') {
+      const h = createHash('sha256');
+      let n = 0;
+      req.on('data', (c) => { h.update(c); n += c.length; });
+      req.on('end', () => res.end(`${n} ${h.digest('hex')}`));
+    } else {
+      res.writeHead(200, { 'content-length': SIZE });
+      let sent = 0;
+      const chunk = patternChunk(0, 1 << 20);
+      const pump = () => { while (sent < SIZE) { sent += chunk.length; if (!res.write(chunk)) return res.once('drain', pump); } res.end(); };
+      pump();
+    }
+  });
+  await new Promise((r) => app.listen(0, '127.0.0.1', r));
+  const inbound = await spawnProxy(['--app', `127.0.0.1:${app.address().port}`]);
+  const config = new ConfigDir();
+  config.write('s.yaml', serviceYaml('bulk', 80) + '---\n' + sliceYaml('bulk', [{ port: inbound.inbound }]));
+  const outbound = await spawnProxy(['--config', config.dir]);
+  const chunk = patternChunk(0, 1 << 20);
+  const expected = createHash('sha256');
+  for (let i = 0; i < 256; i++) expected.update(chunk);
+  const digest = expected.digest('hex');
+
+  const up = await new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: outbound.outbound, method: 'POST', path: '/', headers: { host: 'bulk.default', 'content-length': SIZE } }, (res) => {
+      let body = '';
+      res.on('data', (c) => { body += c; });
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+    let sent = 0;
+    const pump = () => { while (sent < SIZE) { sent += chunk.length; if (!req.write(chunk)) return req.once('drain', pump); } req.end(); };
+    pump();
+  });
+  assert.is(up, `${SIZE} ${digest}`);
+
+  const down = await new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: outbound.outbound, path: '/', headers: { host: 'bulk.default' } }, (res) => {
+      const h = createHash('sha256');
+      let n = 0;
+      res.on('data', (c) => { h.update(c); n += c.length; });
+      res.on('end', () => resolve(`${n} ${h.digest('hex')}`));
+    }).on('error', reject);
+  });
+  assert.is(down, `${SIZE} ${digest}`);
+  const rss = [outbound.peakRssMiB(), inbound.peakRssMiB()];
+  assert.ok(rss.every((m) => m < 150), `peak RSS ${rss.map((m) => m.toFixed(1)).join(' / ')} MiB`);
+  console.log(`      peak RSS after 2 × 256 MiB: outbound ${rss[0].toFixed(1)} MiB, inbound ${rss[1].toFixed(1)} MiB`);
+  await outbound.stop();
+  await inbound.stop();
+  app.close();
+  config.remove();
+});
+
+test.run();

@@ -1,0 +1,34 @@
+// `skiff proxy` as a separate process, as it runs in a pod: for tests that need its real exit,
+// its signals, or its memory use.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { freePort } from './ports.mjs';
+
+const cli = fileURLToPath(new URL('../../dist/host/cli.js', import.meta.url));
+
+export async function spawnProxy(args) {
+  const [outbound, inbound, admin] = [await freePort(), await freePort(), await freePort()];
+  const child = spawn(process.execPath, [cli, 'proxy', '--outbound', `127.0.0.1:${outbound}`, '--inbound', `127.0.0.1:${inbound}`,
+    '--admin', `127.0.0.1:${admin}`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout.on('data', (c) => { log += c; });
+  child.stderr.on('data', (c) => { log += c; });
+  const exited = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise((resolve) => http.get({ host: '127.0.0.1', port: admin, path: '/ready' }, (res) => { res.resume(); resolve(res.statusCode === 200); }).on('error', () => resolve(false)));
+    if (ok) break;
+    if (child.exitCode !== null) throw new Error(`proxy exited: ${log}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    pid: child.pid, outbound, inbound, admin, exited, get log() { return log; },
+    /** Peak resident memory (VmHWM) in MiB. */
+    peakRssMiB() {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      return m ? Number(m[1]) / 1024 : NaN;
+    },
+    stop(signal = 'SIGTERM') { if (child.exitCode === null) child.kill(signal); return exited; },
+  };
+}
