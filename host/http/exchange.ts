@@ -8,6 +8,7 @@ import { ErrorCode } from '../core/reasons.js';
 import type { H2Session } from '../transport/h2-session.js';
 import type { HttpStream, StreamHandler, StreamResetError } from './stream.js';
 import { forwardFields, isGrpc, VIA_H2 } from './headers.js';
+import { withStatus } from './h1-message.js';
 import { respondProxyError, ProxyErrorKind } from './proxy-error.js';
 
 /** Told once when an exchange is over (the response ended, or either side failed). */
@@ -31,6 +32,11 @@ export class Exchange implements StreamHandler {
   downIsH2 = true;
   /** Whether the upstream is HTTP/2. */
   upIsH2 = true;
+  /**
+   * A protocol switch asked for (e.g. "websocket"): HTTP/1.1 answers 101, extended CONNECT over
+   * HTTP/2 answers 200; the status is translated for the client's side, then bytes flow as a tunnel.
+   */
+  upgrade: string | null = null;
   private grpc: boolean;
   private responded = false;
   // bytes received but not yet credited back, per side, waiting for the other side to drain
@@ -92,9 +98,12 @@ export class Exchange implements StreamHandler {
 
   // ---- StreamHandler ------------------------------------------------------------------------
 
-  onResponse(_s: HttpStream, fields: FieldList, _status: number, endStream: boolean): void {
+  onResponse(_s: HttpStream, fields: FieldList, status: number, endStream: boolean): void {
     if (this.down.closed) return;
     this.responded = true;
+    if (this.upgrade !== null && (status === 101 || (status === 200 && this.upIsH2))) {
+      fields = withStatus(fields, this.downIsH2 ? '200' : '101');
+    }
     this.down.respond(forwardFields(fields, this.responseVia, this.downIsH2), endStream);
   }
 

@@ -121,3 +121,34 @@ export function contentLengthOf(fields: FieldList): number {
   for (let i = 0; i < fields.length; i += 2) if (fields[i] === 'content-length') return Number(fields[i + 1]);
   return -1;
 }
+
+/**
+ * An HTTP/1.1 Upgrade request (GET + Upgrade: proto) as an RFC 8441 extended CONNECT: the way a
+ * WebSocket crosses HTTP/2. The Sec-WebSocket-* fields ride along so the far side can rebuild the
+ * HTTP/1.1 handshake its application expects.
+ */
+export function toExtendedConnect(fields: FieldList, protocol: string): FieldList {
+  const out: FieldList = [':method', 'CONNECT', ':protocol', protocol];
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] !== ':method') out.push(fields[i], fields[i + 1]);
+  return out;
+}
+
+/** An extended CONNECT back as a GET to upgrade (the protocol is returned beside it). */
+export function fromExtendedConnect(fields: FieldList): { fields: FieldList; protocol: string } {
+  const out: FieldList = [':method', 'GET'];
+  let protocol = '';
+  for (let i = 0; i < fields.length; i += 2) {
+    const n = fields[i];
+    if (n === ':method') continue;
+    if (n === ':protocol') { protocol = fields[i + 1]; continue; }
+    out.push(n, fields[i + 1]);
+  }
+  return { fields: out, protocol };
+}
+
+/** A copy of a response head with another :status. */
+export function withStatus(fields: FieldList, status: string): FieldList {
+  const out = fields.slice();
+  for (let i = 0; i < out.length; i += 2) if (out[i] === ':status') { out[i + 1] = status; break; }
+  return out;
+}

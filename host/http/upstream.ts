@@ -13,7 +13,7 @@ function startH1(exchange: Exchange, conn: H1ClientConnection, fields: FieldList
     pool.release(conn);
     return;
   }
-  exchange.attach(conn.request(fields, exchange.headOnly));
+  exchange.attach(conn.request(fields, exchange.headOnly, exchange.upgrade));
 }
 
 /** Sends `fields` (an HTTP/2-shaped request head) upstream through `pool`; `what` names it in errors. */

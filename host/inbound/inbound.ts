@@ -9,7 +9,7 @@ import { tunnelTcp } from '../transport/opaque.js';
 import { HttpListener, type ListenerOptions } from '../transport/listener.js';
 import { Exchange } from '../http/exchange.js';
 import { forwardFields, getField, VIA_H1, VIA_H2, ORIG_PROTO, ORIG_PROTO_HOP } from '../http/headers.js';
-import { h1RequestToH2 } from '../http/h1-message.js';
+import { h1RequestToH2, fromExtendedConnect } from '../http/h1-message.js';
 import { ProxyErrorKind } from '../http/proxy-error.js';
 import { startUpstream } from '../http/upstream.js';
 import type { HttpStream } from '../http/stream.js';
@@ -26,7 +26,8 @@ export class Inbound extends HttpListener {
   private appLabel: string;
 
   constructor(options: InboundOptions) {
-    super(options);
+    // RFC 8441: WebSockets from other sidecars arrive as extended CONNECT
+    super({ ...options, session: { ...options.session, enableConnectProtocol: true } });
     this.app = options.app;
     this.appLabel = `application at ${options.app.host}:${options.app.port}`;
     this.appH2 = new H2Pool(options.app.host, options.app.port, { session: options.session });
@@ -47,6 +48,13 @@ export class Inbound extends HttpListener {
     }
     const appIsH1 = !isH2 || getField(fields, ORIG_PROTO) !== undefined;
     exchange.responseVia = appIsH1 ? VIA_H1 : VIA_H2;
+    exchange.upgrade = (down as { upgrade?: string | null }).upgrade ?? null;
+    if (isH2 && appIsH1 && getField(fields, ':protocol') !== undefined) {
+      // a WebSocket that crossed the mesh as extended CONNECT: an HTTP/1.1 Upgrade again for the app
+      const g = fromExtendedConnect(fields);
+      fields = g.fields;
+      exchange.upgrade = g.protocol;
+    }
     const next = forwardFields(fields, isH2 ? VIA_H2 : VIA_H1, !appIsH1, ORIG_PROTO_HOP);
     startUpstream(exchange, appIsH1 ? this.appH1 : this.appH2, next, this.appLabel);
   }

@@ -9,7 +9,7 @@ import { H1Pool } from '../transport/h1-client.js';
 import { HttpListener, type ListenerOptions } from '../transport/listener.js';
 import { Exchange, type ExchangeObserver } from '../http/exchange.js';
 import { forwardFields, getField, VIA_H1, VIA_H2, ORIG_PROTO } from '../http/headers.js';
-import { h1RequestToH2 } from '../http/h1-message.js';
+import { h1RequestToH2, toExtendedConnect } from '../http/h1-message.js';
 import { ProxyErrorKind } from '../http/proxy-error.js';
 import { startUpstream, type Upstream } from '../http/upstream.js';
 import type { HttpStream } from '../http/stream.js';
@@ -36,7 +36,7 @@ export class Outbound extends HttpListener implements ExchangeObserver {
   private lastSnapshot: Snapshot | null = null;
 
   constructor(private options: OutboundOptions) {
-    super(options);
+    super({ ...options, session: { ...options.session, enableConnectProtocol: true } });
   }
 
   protected onOpaque(socket: net.Socket): void {
@@ -114,7 +114,10 @@ export class Outbound extends HttpListener implements ExchangeObserver {
     exchange.tag = ep;
     const a = ep.address;
     const h2 = a.meshed || (a.h2c && isH2);
+    const upgrade = (down as { upgrade?: string | null }).upgrade ?? null;
+    exchange.upgrade = upgrade;
     let next = forwardFields(fields, isH2 ? VIA_H2 : VIA_H1, h2);
+    if (upgrade !== null && h2) next = toExtendedConnect(next, upgrade);
     if (a.meshed && !isH2) next.push(ORIG_PROTO, 'HTTP/1.1');
     exchange.responseVia = h2 ? VIA_H2 : VIA_H1;
     startUpstream(exchange, this.pool(ep, h2), next, `endpoint ${ep.key} of ${route.dest.label}`);

@@ -35,6 +35,9 @@ export class H1ClientStream implements HttpStream {
   autoConsume = true;
   private chunked = false;
   unconsumed = 0;
+  /** Set for a request asking to upgrade (e.g. "websocket"); after 101 bytes flow raw both ways. */
+  upgrade: string | null = null;
+  tunnel = false;
 
   constructor(readonly conn: H1ClientConnection) {}
 
@@ -50,6 +53,12 @@ export class H1ClientStream implements HttpStream {
       else this.chunked = true;
     }
     if (method === 'HEAD') this.conn.parser.expectNoBody();
+    if (this.upgrade !== null) {
+      // no body framing: after 101 the connection carries the new protocol's bytes
+      this.chunked = false;
+      this.conn.socket.write(requestHead(fields, { contentLength: -1, chunked: false }, `connection: upgrade\r\nupgrade: ${this.upgrade}\r\n`));
+      return;
+    }
     this.conn.socket.write(requestHead(fields, { contentLength, chunked: this.chunked }));
     if (endStream) this.localEnded = true;
   }
@@ -76,6 +85,11 @@ export class H1ClientStream implements HttpStream {
   end(data?: Uint8Array, trailers?: FieldList): void {
     if (this.localEnded || this.closed) return;
     if (data && data.length > 0) this.write(data);
+    if (this.tunnel || this.upgrade !== null) {
+      this.localEnded = true;
+      if (this.tunnel) this.conn.socket.end();
+      return;
+    }
     if (this.chunked) {
       if (trailers && trailers.length > 0) {
         let t = '0\r\n';
@@ -116,9 +130,24 @@ export class H1ClientConnection implements H1Handler {
     this.parser = new H1Parser('response', this);
     socket.setNoDelay(true);
     socket.on('data', (c: Buffer) => {
+      const t = this.current;
+      if (t && t.tunnel) {
+        t.handler?.onData(t, c, false);
+        return;
+      }
       try { this.parser.execute(c); } catch (err) { socket.destroy(err as Error); }
     });
-    socket.on('end', () => { if (!this.dead) this.parser.finish(); socket.end(); });
+    socket.on('end', () => {
+      const t = this.current;
+      if (t && t.tunnel) {
+        t.remoteEnded = true;
+        t.handler?.onEnd(t);
+        if (t.localEnded) socket.end();
+        return;
+      }
+      if (!this.dead) this.parser.finish();
+      socket.end();
+    });
     socket.on('close', () => this.teardown('upstream closed the connection'));
     socket.on('error', (err) => this.teardown(`upstream connection error: ${err.message}`));
     socket.on('drain', () => {
@@ -127,10 +156,11 @@ export class H1ClientConnection implements H1Handler {
     });
   }
 
-  /** Starts a request on this (idle) connection. */
-  request(fields: FieldList, endStream: boolean): H1ClientStream {
+  /** Starts a request on this (idle) connection; `upgrade` asks for a protocol switch (101). */
+  request(fields: FieldList, endStream: boolean, upgrade: string | null = null): H1ClientStream {
     clearTimeout(this.idleTimer);
     const s = new H1ClientStream(this);
+    s.upgrade = upgrade;
     this.current = s;
     this.keepAlive = true;
     s.sendHead(fields, endStream);
@@ -140,10 +170,23 @@ export class H1ClientConnection implements H1Handler {
   onHead(fields: FieldList, flags: number, status: number): void {
     const s = this.current;
     if (!s || s.closed) return;
+    if (status === 101 && s.upgrade !== null) {
+      // switched: the rest of this connection is the tunnel's
+      s.headers = fields;
+      s.status = 101;
+      s.tunnel = true;
+      this.keepAlive = false;
+      this.dead = true;
+      s.handler?.onResponse(s, fields, 101, false);
+      const early = this.parser.tunnelBytes();
+      if (early.length > 0) s.handler?.onData(s, early, false);
+      return;
+    }
     if (status < 200) {
       if (status !== 101) s.handler?.onInformational(s, fields, status);
       return;
     }
+    if (s.upgrade !== null) s.localEnded = true; // refused: the request had no body
     s.headers = fields;
     s.status = status;
     this.keepAlive = (flags & H1Flags.KEEP_ALIVE) !== 0;

@@ -39,6 +39,10 @@ export class H1ServerStream implements HttpStream {
   readonly flags: number;
   keepAlive: boolean;
   readonly isHead: boolean;
+  /** The protocol asked for in Upgrade (lowercase), for a request that may become a tunnel. */
+  upgrade: string | null = null;
+  /** After 101: bytes flow raw both ways. */
+  tunnel = false;
   private headSent = false;
   private chunked = false;
   private noBody = false;
@@ -59,6 +63,14 @@ export class H1ServerStream implements HttpStream {
     if (this.headSent || this.closed) return;
     this.headSent = true;
     const status = statusOf(fields);
+    if (status === 101 && this.upgrade !== null) {
+      // the upgrade was accepted: the connection is the tunnel's from here on
+      this.conn.socket.write(responseHead(101, fields, { contentLength: -1, chunked: false }, `connection: upgrade\r\nupgrade: ${this.upgrade}\r\n`));
+      this.tunnel = true;
+      this.conn.startTunnel(this);
+      return;
+    }
+    if (this.upgrade !== null) this.conn.declineUpgrade(this);
     const cl = contentLengthOf(fields);
     let contentLength = -1;
     let extra = '';
@@ -95,7 +107,7 @@ export class H1ServerStream implements HttpStream {
     if (!this.headSent || this.localEnded || this.closed) return false;
     const s = this.conn.socket;
     if (this.noBody || data.length === 0) return true;
-    if (this.chunked) {
+    if (this.chunked && !this.tunnel) {
       s.cork();
       s.write(`${data.length.toString(16)}\r\n`, 'latin1');
       s.write(data);
@@ -111,6 +123,11 @@ export class H1ServerStream implements HttpStream {
     if (this.localEnded || this.closed) return;
     if (!this.headSent) this.respond([':status', '200'], false);
     if (data && data.length > 0) this.write(data);
+    if (this.tunnel) {
+      this.localEnded = true;
+      this.conn.socket.end();
+      return;
+    }
     if (this.chunked) {
       if (trailers && trailers.length > 0) {
         let t = '0\r\n';
@@ -159,6 +176,7 @@ export class H1ServerConnection implements H1Handler {
   draining = false;
   private parser: H1Parser;
   private current: H1ServerStream | null = null;
+  private tunnelStream: H1ServerStream | null = null;
   private queue: Queued[] = [];
   private paused = false;
   private ended = false;
@@ -191,6 +209,10 @@ export class H1ServerConnection implements H1Handler {
   }
 
   private onSocketData(chunk: Buffer): void {
+    if (this.tunnelStream) {
+      this.tunnelStream.deliver(chunk);
+      return;
+    }
     if (this.ended) return;
     try {
       this.parser.execute(chunk);
@@ -200,6 +222,15 @@ export class H1ServerConnection implements H1Handler {
   }
 
   private onSocketEnd(): void {
+    const t = this.tunnelStream;
+    if (t) {
+      if (!t.remoteEnded && !t.closed) {
+        t.remoteEnded = true;
+        t.handler?.onEnd(t);
+      }
+      if (t.localEnded) this.socket.end();
+      return;
+    }
     if (this.ended) return;
     this.parser.finish();
     // a client that half-closes after its request still gets the response
@@ -215,12 +246,17 @@ export class H1ServerConnection implements H1Handler {
       return;
     }
     clearTimeout(this.idleTimer);
-    if (flags & (H1Flags.UPGRADE | H1Flags.CONNECT)) {
-      // served as plain HTTP for now: the Upgrade field is hop-by-hop and is not forwarded
-      this.parser.setTunnel(false);
-    }
     const stream = new H1ServerStream(this, fields, flags, minor);
     stream.remoteEnded = (flags & H1Flags.HAS_BODY) === 0;
+    if (flags & H1Flags.UPGRADE && !(flags & H1Flags.HAS_BODY)) {
+      // may become a tunnel: the request stays open until the answer says which
+      let proto = '';
+      for (let i = 0; i < fields.length; i += 2) if (fields[i] === 'upgrade') proto = fields[i + 1].split(',')[0].trim().toLowerCase();
+      stream.upgrade = proto;
+      stream.remoteEnded = false;
+    } else if (flags & (H1Flags.UPGRADE | H1Flags.CONNECT)) {
+      this.parser.setTunnel(false);
+    }
     this.current = stream;
     this.events.onRequest(stream);
   }
@@ -233,7 +269,7 @@ export class H1ServerConnection implements H1Handler {
   onEnd(trailers: FieldList | null): void {
     if (this.queue.length > 0) { this.queue.push({ kind: 2, trailers }); return; }
     const s = this.current;
-    if (!s || s.closed) return;
+    if (!s || s.closed || s.upgrade !== null) return;
     const hadBody = !s.remoteEnded;
     s.remoteEnded = true;
     if (!hadBody) return; // no body: the request was complete at its head
@@ -261,6 +297,21 @@ export class H1ServerConnection implements H1Handler {
   }
 
   // ---- stream bookkeeping ----------------------------------------------------------------------
+
+  /** 101 sent: from now on the socket's bytes are the stream's body, both ways. */
+  startTunnel(stream: H1ServerStream): void {
+    this.tunnelStream = stream;
+    this.parser.setTunnel(true);
+    const early = this.parser.tunnelBytes();
+    if (early.length > 0) stream.deliver(early);
+  }
+
+  /** The upgrade was refused (any status but 101): the request was a plain one after all. */
+  declineUpgrade(stream: H1ServerStream): void {
+    stream.upgrade = null;
+    stream.remoteEnded = true;
+    this.parser.setTunnel(false);
+  }
 
   /** The response is fully written. */
   streamDone(stream: H1ServerStream): void {
@@ -330,7 +381,7 @@ export class H1ServerConnection implements H1Handler {
     this.tornDown = true;
     this.ended = true;
     clearTimeout(this.idleTimer);
-    const s = this.current;
+    const s = this.tunnelStream ?? this.current;
     this.current = null;
     if (s && !s.closed && !(s.localEnded && s.remoteEnded)) {
       s.closed = true;
