@@ -104,8 +104,9 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     detectTimeoutMs,
     session,
   });
-  const inboundServer = net.createServer({ noDelay: true }, (s) => inbound.accept(s));
-  const outboundServer = net.createServer({ noDelay: true }, (s) => outbound.accept(s));
+  // half-open: a tunnel's client may finish sending and still be owed the rest of the answer
+  const inboundServer = net.createServer({ noDelay: true, allowHalfOpen: true }, (s) => inbound.accept(s));
+  const outboundServer = net.createServer({ noDelay: true, allowHalfOpen: true }, (s) => outbound.accept(s));
   let closing: Promise<void> | null = null;
   const adminServer = options.admin === null ? null : createAdminServer({
     ready: () => closing === null,

@@ -6,6 +6,7 @@ import type net from 'node:net';
 import { H2Pool } from '../transport/h2-pool.js';
 import { H1Pool } from '../transport/h1-client.js';
 import { tunnelTcp } from '../transport/opaque.js';
+import { TcpStream } from '../transport/tcp-stream.js';
 import { HttpListener, type ListenerOptions } from '../transport/listener.js';
 import { Exchange } from '../http/exchange.js';
 import { forwardFields, getField, VIA_H1, VIA_H2, ORIG_PROTO, ORIG_PROTO_HOP } from '../http/headers.js';
@@ -54,6 +55,12 @@ export class Inbound extends HttpListener {
       const g = fromExtendedConnect(fields);
       fields = g.fields;
       exchange.upgrade = g.protocol;
+    }
+    if (getField(fields, ':method') === 'CONNECT' && getField(fields, ':protocol') === undefined) {
+      // a TCP tunnel (opaque traffic across the mesh): its bytes go to the application as they are
+      exchange.upIsH2 = false;
+      exchange.attach(new TcpStream(this.app.host, this.app.port));
+      return;
     }
     const next = forwardFields(fields, isH2 ? VIA_H2 : VIA_H1, !appIsH1, ORIG_PROTO_HOP);
     startUpstream(exchange, appIsH1 ? this.appH1 : this.appH2, next, this.appLabel);

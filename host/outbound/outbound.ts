@@ -6,6 +6,7 @@
 import type net from 'node:net';
 import { H2Pool } from '../transport/h2-pool.js';
 import { H1Pool } from '../transport/h1-client.js';
+import { TcpStream } from '../transport/tcp-stream.js';
 import { HttpListener, type ListenerOptions } from '../transport/listener.js';
 import { Exchange, type ExchangeObserver } from '../http/exchange.js';
 import { forwardFields, getField, VIA_H1, VIA_H2, ORIG_PROTO } from '../http/headers.js';
@@ -113,6 +114,16 @@ export class Outbound extends HttpListener implements ExchangeObserver {
     exchange.observer = this;
     exchange.tag = ep;
     const a = ep.address;
+    if (getField(fields, ':method') === 'CONNECT' && getField(fields, ':protocol') === undefined) {
+      // a TCP tunnel: over the mesh as an HTTP/2 CONNECT stream, or straight to an unmeshed endpoint
+      if (!a.meshed) {
+        exchange.upIsH2 = false;
+        exchange.attach(new TcpStream(a.host, a.port));
+        return;
+      }
+      startUpstream(exchange, this.pool(ep, true), [':method', 'CONNECT', ':authority', authority], `endpoint ${ep.key} of ${route.dest.label}`);
+      return;
+    }
     const h2 = a.meshed || (a.h2c && isH2);
     const upgrade = (down as { upgrade?: string | null }).upgrade ?? null;
     exchange.upgrade = upgrade;

@@ -39,6 +39,7 @@ export class H1ServerStream implements HttpStream {
   readonly flags: number;
   keepAlive: boolean;
   readonly isHead: boolean;
+  readonly isConnect: boolean;
   /** The protocol asked for in Upgrade (lowercase), for a request that may become a tunnel. */
   upgrade: string | null = null;
   /** After 101: bytes flow raw both ways. */
@@ -54,6 +55,7 @@ export class H1ServerStream implements HttpStream {
     this.minor = minor;
     this.keepAlive = (flags & H1Flags.KEEP_ALIVE) !== 0;
     this.isHead = headers[1] === 'HEAD';
+    this.isConnect = (flags & H1Flags.CONNECT) !== 0;
   }
 
   get responded(): boolean { return this.headSent; }
@@ -63,6 +65,13 @@ export class H1ServerStream implements HttpStream {
     if (this.headSent || this.closed) return;
     this.headSent = true;
     const status = statusOf(fields);
+    if (this.isConnect && status >= 200 && status < 300) {
+      // RFC 9110 §9.3.6: a 2xx to CONNECT has no framing; the connection is the tunnel now
+      this.conn.socket.write(`HTTP/1.1 ${status} Connection Established\r\n\r\n`, 'latin1');
+      this.tunnel = true;
+      this.conn.startTunnel(this);
+      return;
+    }
     if (status === 101 && this.upgrade !== null) {
       // the upgrade was accepted: the connection is the tunnel's from here on
       this.conn.socket.write(responseHead(101, fields, { contentLength: -1, chunked: false }, `connection: upgrade\r\nupgrade: ${this.upgrade}\r\n`));
@@ -70,7 +79,7 @@ export class H1ServerStream implements HttpStream {
       this.conn.startTunnel(this);
       return;
     }
-    if (this.upgrade !== null) this.conn.declineUpgrade(this);
+    if (this.upgrade !== null || this.isConnect) this.conn.declineUpgrade(this);
     const cl = contentLengthOf(fields);
     let contentLength = -1;
     let extra = '';
@@ -177,6 +186,7 @@ export class H1ServerConnection implements H1Handler {
   private parser: H1Parser;
   private current: H1ServerStream | null = null;
   private tunnelStream: H1ServerStream | null = null;
+  private peerEnded = false;
   private queue: Queued[] = [];
   private paused = false;
   private ended = false;
@@ -232,6 +242,7 @@ export class H1ServerConnection implements H1Handler {
       return;
     }
     if (this.ended) return;
+    this.peerEnded = true;
     this.parser.finish();
     // a client that half-closes after its request still gets the response
     if (!this.current && this.queue.length === 0) this.socket.end();
@@ -254,7 +265,9 @@ export class H1ServerConnection implements H1Handler {
       for (let i = 0; i < fields.length; i += 2) if (fields[i] === 'upgrade') proto = fields[i + 1].split(',')[0].trim().toLowerCase();
       stream.upgrade = proto;
       stream.remoteEnded = false;
-    } else if (flags & (H1Flags.UPGRADE | H1Flags.CONNECT)) {
+    } else if (flags & H1Flags.CONNECT) {
+      stream.remoteEnded = false; // the tunnel's bytes are its body, if the CONNECT succeeds
+    } else if (flags & H1Flags.UPGRADE) {
       this.parser.setTunnel(false);
     }
     this.current = stream;
@@ -269,7 +282,7 @@ export class H1ServerConnection implements H1Handler {
   onEnd(trailers: FieldList | null): void {
     if (this.queue.length > 0) { this.queue.push({ kind: 2, trailers }); return; }
     const s = this.current;
-    if (!s || s.closed || s.upgrade !== null) return;
+    if (!s || s.closed || s.upgrade !== null || s.isConnect) return;
     const hadBody = !s.remoteEnded;
     s.remoteEnded = true;
     if (!hadBody) return; // no body: the request was complete at its head
@@ -331,7 +344,7 @@ export class H1ServerConnection implements H1Handler {
     const done = this.current;
     if (done) done.closed = true;
     this.current = null;
-    if (this.draining) {
+    if (this.draining || (this.peerEnded && this.queue.length === 0)) {
       this.socket.end();
       this.ended = true;
       return;

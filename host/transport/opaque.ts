@@ -9,7 +9,7 @@ export interface TunnelCounters {
 
 /** Relays `client` (with `initial` bytes already read from it) to host:port. */
 export function tunnelTcp(client: net.Socket, initial: Buffer, host: string, port: number, counters: TunnelCounters = {}): void {
-  const upstream = net.connect(port, host);
+  const upstream = net.connect({ port, host, allowHalfOpen: true });
   let done = false;
   const finish = (err?: Error): void => {
     if (done) return;
