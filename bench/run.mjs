@@ -1,5 +1,9 @@
 // `npm run bench`: every benchmark, as tables of figures and ratios against peers run in the same go.
+//   BENCH_ONLY=core|e2e   one part;  BENCH_DURATION, BENCH_REPS, BENCH_PATH for the end-to-end part
 import { runCoreBench } from './core.mjs';
+import { runE2eBench } from './e2e.mjs';
 
 console.log(`skiff bench — node ${process.version}, ${new Date().toISOString()}`);
-await runCoreBench();
+const only = process.env.BENCH_ONLY;
+if (!only || only === 'core') await runCoreBench();
+if (!only || only === 'e2e') await runE2eBench();
