@@ -13,7 +13,8 @@ usage: skiff <command> [flags]
 commands:
   proxy     run a sidecar: --config DIR (Kubernetes YAML, watched), --outbound HOST:PORT (127.0.0.1:4140),
             --inbound HOST:PORT (0.0.0.0:4143), --app HOST:PORT (127.0.0.1:8080),
-            --admin HOST:PORT (127.0.0.1:4191), --workload NAMESPACE/NAME, --cluster-domain (cluster.local);
+            --admin HOST:PORT (127.0.0.1:4191), --workload NAMESPACE/NAME, --cluster-domain (cluster.local),
+            --response-timeout DURATION (none), --detect-timeout DURATION (10s);
             each flag also as SKIFF_<FLAG>
   check     validate a config directory: skiff check DIR
   demo      serve HTTP/2 from the wasm core on --listen (default 127.0.0.1:4140) and check it
@@ -44,14 +45,21 @@ async function main(argv: string[]): Promise<number> {
           inbound: { type: 'string', default: env('INBOUND', '0.0.0.0:4143') },
           workload: { type: 'string', default: env('WORKLOAD', 'default/default') },
           'cluster-domain': { type: 'string', default: env('CLUSTER_DOMAIN', 'cluster.local') },
+          'response-timeout': { type: 'string', default: process.env.SKIFF_RESPONSE_TIMEOUT },
+          'detect-timeout': { type: 'string', default: env('DETECT_TIMEOUT', '10s') },
           app: { type: 'string', default: env('APP', '127.0.0.1:8080') },
           admin: { type: 'string', default: env('ADMIN', '127.0.0.1:4191') },
         },
         strict: true,
       });
       const { startProxy } = await import('./proxy.js');
-      const { 'cluster-domain': clusterDomain, ...flags } = values;
-      const proxy = await startProxy({ ...flags, clusterDomain, log: (l) => console.log(`skiff: ${l}`) });
+      const { 'cluster-domain': clusterDomain, 'response-timeout': rt, 'detect-timeout': dt, ...flags } = values;
+      const { parseDuration } = await import('./config/duration.js');
+      const proxy = await startProxy({
+        ...flags, clusterDomain, log: (l) => console.log(`skiff: ${l}`),
+        responseTimeoutMs: rt === undefined ? undefined : parseDuration(rt, '--response-timeout'),
+        detectTimeoutMs: parseDuration(dt!, '--detect-timeout'),
+      });
       console.log('skiff: identity: none (plaintext; no identity flags given)');
       await new Promise<void>((resolve) => {
         const stop = (): void => { console.log('skiff: draining'); void proxy.close().then(resolve); };

@@ -31,6 +31,8 @@ export interface ProxyOptions {
   app?: string;
   /** How long protocol detection waits for a client's first bytes (default 10 s). */
   detectTimeoutMs?: number;
+  /** Answer 504 (gRPC: DEADLINE_EXCEEDED) when an upstream sends no response head in this long (default: no limit). */
+  responseTimeoutMs?: number;
   /** HTTP/2 settings for every session (windows, limits). */
   http2?: H2SessionOptions;
   /** Grace period for in-flight requests on close() (default 30 s). */
@@ -97,8 +99,10 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   }
   const session = options.http2 ?? {};
   const detectTimeoutMs = options.detectTimeoutMs ?? 10_000;
-  const inbound = new Inbound({ app, detectTimeoutMs, session });
+  const responseTimeoutMs = options.responseTimeoutMs ?? 0;
+  const inbound = new Inbound({ app, detectTimeoutMs, session, responseTimeoutMs });
   const outbound = new Outbound({
+    responseTimeoutMs,
     resolver: new Resolver(namespace, options.clusterDomain ?? 'cluster.local'),
     snapshot: () => snapshot,
     detectTimeoutMs,

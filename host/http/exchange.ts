@@ -24,6 +24,7 @@ export class Exchange implements StreamHandler {
   /** Opaque to the exchange: the observer's per-request data (e.g. the endpoint). */
   tag: unknown = null;
   private done = false;
+  private timer: NodeJS.Timeout | null = null;
   // request body that arrived before the upstream was attached (not yet credited to the client)
   private early: Buffer[] | null = null;
   /** Our Via entry for the response: the protocol it reaches us with (VIA_H2 or VIA_H1). */
@@ -48,6 +49,15 @@ export class Exchange implements StreamHandler {
     this.grpc = isGrpc(down.headers!);
     down.handler = this;
     down.autoConsume = false;
+  }
+
+  /** Answers 504 (gRPC: DEADLINE_EXCEEDED) if no response head arrives within `ms`. */
+  limitResponseTime(ms: number): void {
+    this.timer = setTimeout(Exchange.expire, ms, this, ms);
+  }
+  private static expire(x: Exchange, ms: number): void {
+    x.timer = null;
+    if (!x.responded) x.fail(ProxyErrorKind.TIMEOUT, `upstream did not answer within ${ms} ms`);
   }
 
   /** Whether the upstream request is complete with its head (no body will follow). */
@@ -99,6 +109,7 @@ export class Exchange implements StreamHandler {
   // ---- StreamHandler ------------------------------------------------------------------------
 
   onResponse(_s: HttpStream, fields: FieldList, status: number, endStream: boolean): void {
+    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
     if (this.down.closed) return;
     this.responded = true;
     if (this.upgrade !== null && (status === 101 || (status === 200 && this.upIsH2))) {
@@ -152,6 +163,7 @@ export class Exchange implements StreamHandler {
   }
 
   private finish(ok: boolean): void {
+    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
     if (this.done) return;
     this.done = true;
     this.observer?.exchangeDone(this, ok);

@@ -8,6 +8,11 @@ import { ProxyErrorKind } from './proxy-error.js';
 
 export type Upstream = H2Pool | H1Pool;
 
+/** A connection that timed out is a gateway timeout; anything else (refused, reset, unreachable) a bad gateway. */
+function connectFailed(exchange: Exchange, what: string, err: ConnectError): void {
+  exchange.fail(err.code === 'ETIMEDOUT' ? ProxyErrorKind.TIMEOUT : ProxyErrorKind.BAD_GATEWAY, `${what}: ${err.message}`);
+}
+
 function startH1(exchange: Exchange, conn: H1ClientConnection, fields: FieldList, pool: H1Pool): void {
   if (exchange.down.closed) {
     pool.release(conn);
@@ -27,7 +32,7 @@ export function startUpstream(exchange: Exchange, pool: Upstream, fields: FieldL
     }
     pool.acquire().then(
       (s) => exchange.start(s, fields),
-      (err: ConnectError) => exchange.fail(ProxyErrorKind.BAD_GATEWAY, `${what}: ${err.message}`),
+      (err: ConnectError) => connectFailed(exchange, what, err),
     );
     return;
   }
@@ -39,6 +44,6 @@ export function startUpstream(exchange: Exchange, pool: Upstream, fields: FieldL
   }
   pool.acquire().then(
     (c) => startH1(exchange, c, fields, pool),
-    (err: ConnectError) => exchange.fail(ProxyErrorKind.BAD_GATEWAY, `${what}: ${err.message}`),
+    (err: ConnectError) => connectFailed(exchange, what, err),
   );
 }

@@ -38,6 +38,7 @@ export class Inbound extends HttpListener {
   protected onRequest(down: HttpStream, isH2: boolean): void {
     const exchange = new Exchange(down);
     exchange.downIsH2 = isH2;
+    if (this.listenerOptions.responseTimeoutMs) exchange.limitResponseTime(this.listenerOptions.responseTimeoutMs);
     let fields = down.headers!;
     if (!isH2) {
       const t = h1RequestToH2(fields, 'http');

@@ -86,6 +86,7 @@ export class Outbound extends HttpListener implements ExchangeObserver {
   protected onRequest(down: HttpStream, isH2: boolean): void {
     const exchange = new Exchange(down);
     exchange.downIsH2 = isH2;
+    if (this.listenerOptions.responseTimeoutMs) exchange.limitResponseTime(this.listenerOptions.responseTimeoutMs);
     let fields = down.headers!;
     if (!isH2) {
       const t = h1RequestToH2(fields, 'http');

@@ -9,6 +9,8 @@ import type { HttpStream } from '../http/stream.js';
 
 export interface ListenerOptions {
   detectTimeoutMs: number;
+  /** Answer 504 when an upstream has not sent a response head in this long (0: no limit). */
+  responseTimeoutMs?: number;
   session: H2SessionOptions;
   http1?: H1ServerOptions;
 }
