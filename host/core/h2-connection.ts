@@ -175,6 +175,11 @@ export class H2Connection {
     return out;
   }
 
+  /** Bytes queued by submitData and control replies, not yet taken by output(). */
+  get pendingOutput(): number {
+    return this.pendingBytes + core.h2_output_len(this.id);
+  }
+
   /** True when output() has something. */
   get wantsWrite(): boolean {
     return this.pending.length > 0 || core.h2_output_len(this.id) > 0;

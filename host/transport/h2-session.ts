@@ -56,6 +56,8 @@ export class H2Stream implements HttpStream {
 
   private queue: Buffer[] = [];
   private queued = 0;
+  /** write() said "wait": onDrain is owed once there is room. */
+  private needDrain = false;
   private endAfterQueue = false;
   private trailersAfterQueue: FieldList | null = null;
 
@@ -85,7 +87,9 @@ export class H2Stream implements HttpStream {
       this.queued += data.length;
     }
     this.pump();
-    return this.queued < this.session.streamHighWater;
+    const ok = this.queued < this.session.streamHighWater && !this.session.congested;
+    if (!ok) this.needDrain = true;
+    return ok;
   }
 
   /** Ends the body, optionally with a last chunk and trailers. */
@@ -105,9 +109,13 @@ export class H2Stream implements HttpStream {
   /** Moves queued DATA into the connection as far as flow control allows. */
   pump(): void {
     if (this.closed || this.localEnded) return;
-    const conn = this.session.conn;
+    const session = this.session;
+    const conn = session.conn;
     let wrote = false;
     while (this.queue.length > 0) {
+      // a peer that opens its windows but does not read its socket must not make us buffer
+      // without bound (CVE-2019-9517): nothing more goes out until the socket drains
+      if (session.congested) break;
       const head = this.queue[0];
       const last = this.queue.length === 1 && this.endAfterQueue && !this.trailersAfterQueue;
       const n = conn.submitData(this.id, head, last);
@@ -124,12 +132,11 @@ export class H2Stream implements HttpStream {
       this.localEnded = true;
       wrote = true;
     }
-    if (wrote) {
-      this.session.flush();
-      if (this.queued < this.session.streamHighWater) {
-        if (this.handler) this.handler.onDrain(this);
-        else this.onDrain?.();
-      }
+    if (wrote) session.flush();
+    if ((wrote || this.needDrain) && this.queued < session.streamHighWater && !session.congested) {
+      this.needDrain = false;
+      if (this.handler) this.handler.onDrain(this);
+      else this.onDrain?.();
     }
     if (this.localEnded && this.remoteEnded) this.session.forget(this);
   }
@@ -221,10 +228,18 @@ export class H2Session implements H2Handler {
   }
 
   private onSocketDrain(): void {
-    if (this.paused && this.socket.writableLength < this.socketHighWater) {
+    if (this.socket.writableLength >= this.socketHighWater) return;
+    if (this.paused) {
       this.paused = false;
       this.socket.resume();
     }
+    // streams held back while the socket was congested
+    for (const s of this.streams.values()) s.pump();
+  }
+
+  /** Our unsent bytes (socket buffer and output not yet flushed) are over the high-water mark. */
+  get congested(): boolean {
+    return this.socket.writableLength + this.conn.pendingOutput >= this.socketHighWater;
   }
 
   /**

@@ -44,6 +44,30 @@ test('PING flood from a peer that never reads: the server stops reading, its buf
   server.close();
 });
 
+test('a peer that opens its windows but never reads gets no unbounded buffering (CVE-2019-9517)', async () => {
+  const { server, port, sessions } = await rawServer({ socketHighWater: 256 * 1024 }, {
+    onStream(st) {
+      st.respond([':status', '200']);
+      // an endless body, written as fast as write() allows
+      let writes = 0;
+      const more = () => { while (writes < 4000 && st.write(Buffer.alloc(65536))) writes++; if (writes < 4000) st.onDrain = more; };
+      more();
+    },
+  });
+  const client = net.connect(port, '127.0.0.1');
+  client.pause(); // never read
+  await new Promise((r) => client.once('connect', r));
+  // huge windows: flow control would let the server send gigabytes
+  client.write(Buffer.concat([PREFACE, settings([[4, 2 ** 31 - 1]]), settingsAck(), frame(T.WINDOW_UPDATE, 0, 0, Buffer.from([0x7f, 0xff, 0, 0])),
+    headers(1, GET, F.END_HEADERS | F.END_STREAM)]));
+  await sleep(500);
+  const s = sessions[0];
+  const buffered = s.socket.writableLength + s.conn.pendingOutput;
+  assert.ok(buffered < 256 * 1024 + 3 * 65536, `server buffers ${buffered} bytes for a peer that does not read`);
+  client.destroy();
+  server.close();
+});
+
 test('SETTINGS never acknowledged → GOAWAY SETTINGS_TIMEOUT and close', async () => {
   const { server, port } = await rawServer({ settingsTimeoutMs: 150 });
   const client = net.connect(port, '127.0.0.1');
