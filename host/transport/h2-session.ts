@@ -20,6 +20,8 @@ export interface H2SessionOptions extends H2Options {
   streamHighWater?: number;
   /** Close with SETTINGS_TIMEOUT when our SETTINGS are not acknowledged in time (default 10 s; 0: never). */
   settingsTimeoutMs?: number;
+  /** GOAWAY and close a connection that has had no open stream for this long (default 5 min; 0: never). */
+  idleTimeoutMs?: number;
 }
 
 export interface H2SessionEvents {
@@ -69,8 +71,11 @@ export class H2Stream implements HttpStream {
   /** Sends the response head (server) — or, for a client stream, nothing: use session.request. */
   respond(fields: FieldList, endStream = false): void {
     this.session.conn.submitHeaders(this.id, fields, endStream);
-    if (endStream) this.localEnded = true;
     this.session.flush();
+    if (endStream) {
+      this.localEnded = true;
+      if (this.remoteEnded) this.session.forget(this);
+    }
   }
 
   /** Sends a 1xx head before the final response (100 Continue, 103 Early Hints). */
@@ -185,6 +190,8 @@ export class H2Session implements H2Handler {
   private draining = false;
   private dirty = false;
   private settingsTimer?: NodeJS.Timeout;
+  private idleTimer?: NodeJS.Timeout;
+  private idleTimeoutMs: number;
   closedError?: Error;
 
   constructor(socket: Socket, role: Role, options: H2SessionOptions = {}, events: H2SessionEvents = {}, initial?: Buffer) {
@@ -194,6 +201,8 @@ export class H2Session implements H2Handler {
     this.streamHighWater = options.streamHighWater ?? 256 * 1024;
     this.socketHighWater = options.socketHighWater ?? 1 << 20;
     this.conn = new H2Connection(role, this, options);
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
+    this.armIdle();
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
     socket.on('drain', () => this.onSocketDrain());
@@ -277,9 +286,20 @@ export class H2Session implements H2Handler {
     }
   }
 
+  private armIdle(): void {
+    if (this.idleTimeoutMs <= 0 || this.ended) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(H2Session.idleExpired, this.idleTimeoutMs, this);
+    this.idleTimer.unref();
+  }
+  private static idleExpired(s: H2Session): void {
+    if (s.streams.size === 0) s.shutdown();
+  }
+
   /** Client: opens a stream with a request head. */
   request(fields: FieldList, endStream = false): H2Stream {
     const sid = this.conn.submitHeaders(0, fields, endStream);
+    if (this.streams.size === 0) clearTimeout(this.idleTimer);
     const stream = new H2Stream(this, sid);
     if (endStream) stream.localEnded = true;
     this.streams.set(sid, stream);
@@ -309,6 +329,7 @@ export class H2Session implements H2Handler {
     if (stream.closed) return;
     stream.closed = true;
     this.streams.delete(stream.id);
+    if (this.streams.size === 0) this.armIdle();
     // after GOAWAY either way, the connection closes once its last stream is done
     if ((this.draining || this.goawayReceived) && this.streams.size === 0) this.closeSoon();
   }
@@ -323,6 +344,7 @@ export class H2Session implements H2Handler {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.settingsTimer);
+    clearTimeout(this.idleTimer);
     this.closedError = err;
     const streamErr = new StreamResetError(ErrorCode.CANCEL, err ? `connection lost: ${err.message}` : 'connection closed');
     for (const s of this.streams.values()) {
@@ -343,6 +365,7 @@ export class H2Session implements H2Handler {
     let stream = this.streams.get(sid);
     if (kind === 1) {
       // a new request (server)
+      if (this.streams.size === 0) clearTimeout(this.idleTimer);
       stream = new H2Stream(this, sid);
       stream.headers = fields;
       stream.remoteEnded = endStream;

@@ -80,6 +80,22 @@ test('SETTINGS never acknowledged → GOAWAY SETTINGS_TIMEOUT and close', async 
   server.close();
 });
 
+test('an HTTP/2 connection idle past its timeout gets GOAWAY and is closed', async () => {
+  const { server, port, sessions } = await rawServer({ idleTimeoutMs: 150 }, { onStream(st) { st.respond([':status', '204'], true); } });
+  const client = net.connect(port, '127.0.0.1');
+  const got = readAll(client);
+  client.write(Buffer.concat([PREFACE, settings(), settingsAck(), headers(1, GET, F.END_HEADERS | F.END_STREAM)]));
+  await new Promise((r) => client.once('close', r));
+  const frames = parseFrames(got());
+  assert.ok(frames.some((f) => f.type === T.HEADERS && f.sid === 1), 'the request was answered first');
+  assert.is(sessions[0].streamCount, 0, 'a head-only response leaves no stream behind');
+  const g = frames.find((f) => f.type === T.GOAWAY);
+  assert.ok(g);
+  assert.is(g.payload.readUInt32BE(4), 0);
+  assert.is(g.payload.readUInt32BE(0), 1, 'last stream id');
+  server.close();
+});
+
 test('a handler that throws ends its connection, not the process', async () => {
   const { server, port } = await rawServer({}, { onStream() { throw new Error('handler bug'); } });
   const client = net.connect(port, '127.0.0.1');
