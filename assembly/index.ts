@@ -3,10 +3,12 @@
 // socket read and leaves event records (events.ts) and field records (hpack/field-list.ts) for the
 // host to read before its next call; reply bytes accumulate in the connection's output.
 import { Bytes } from './bytes';
+import { Handles } from './handles';
 import { Connection, Config } from './h2/connection';
 import { events, eventCount, fields, resetEvents } from './events';
 import { HpackDecoder } from './hpack/decoder';
 import { HpackEncoder } from './hpack/encoder';
+import { H1Parser } from './h1/parser';
 import { STATIC_COUNT, staticNamePtr, staticNameLen, staticValuePtr, staticValueLen } from './hpack/static-table';
 
 const scratchBuf = new Bytes();
@@ -26,12 +28,8 @@ export function field_count(): i32 { return fields.count; }
 
 // ---- HTTP/2 connections ------------------------------------------------------------------------
 
-const conns = new Array<Connection | null>();
-const freeIds = new Array<i32>();
-
-function conn(id: i32): Connection {
-  return changetype<Connection>(unchecked(conns[id]));
-}
+const conns = new Handles<Connection>();
+@inline function conn(id: i32): Connection { return conns.get(id); }
 
 export const CFG_CONNECT_PROTOCOL: u32 = 1;
 
@@ -49,20 +47,12 @@ export function h2_new(role: u8, maxStreams: u32, initialWindow: u32, connWindow
   cfg.resetBurst = resetBurst;
   cfg.resetRate = resetRate;
   cfg.maxHeaderBlock = maxHeaderBlock;
-  const c = new Connection(cfg);
-  if (freeIds.length > 0) {
-    const id = freeIds.pop();
-    conns[id] = c;
-    return id;
-  }
-  conns.push(c);
-  return conns.length - 1;
+  return conns.add(new Connection(cfg));
 }
 
 export function h2_free(id: i32): void {
   conn(id).dispose();
-  conns[id] = null;
-  freeIds.push(id);
+  conns.remove(id);
 }
 
 /** Where the host writes the next n bytes read from the socket. */
@@ -114,44 +104,38 @@ export function h2_remote_setting(id: i32, which: i32): u32 {
 
 // ---- HPACK on its own (tests, benchmarks, and hosts that frame HTTP/2 themselves) --------------
 
-const decoders = new Array<HpackDecoder | null>();
-const encoders = new Array<HpackEncoder | null>();
+const decoders = new Handles<HpackDecoder>();
+const encoders = new Handles<HpackEncoder>();
 const encoderOut = new Bytes();
 
-export function hpack_decoder_new(tableSize: i32): i32 {
-  decoders.push(new HpackDecoder(tableSize));
-  return decoders.length - 1;
-}
+export function hpack_decoder_new(tableSize: i32): i32 { return decoders.add(new HpackDecoder(tableSize)); }
 export function hpack_decoder_free(id: i32): void {
-  changetype<HpackDecoder>(decoders[id]).dispose();
-  decoders[id] = null;
+  decoders.get(id).dispose();
+  decoders.remove(id);
 }
 /** Decodes n bytes at scratch into the field records: 0 ok, 1 over listLimit, -1 error (see hpack_error). */
 export function hpack_decode(id: i32, n: i32, listLimit: i32): i32 {
   resetEvents();
-  return changetype<HpackDecoder>(decoders[id]).decode(scratchBuf.ptr, n, fields, listLimit);
+  return decoders.get(id).decode(scratchBuf.ptr, n, fields, listLimit);
 }
-export function hpack_error(id: i32): i32 { return changetype<HpackDecoder>(decoders[id]).error; }
-export function hpack_decoder_table_size(id: i32): i32 { return changetype<HpackDecoder>(decoders[id]).table.size; }
-export function hpack_decoder_set_limit(id: i32, n: i32): void { changetype<HpackDecoder>(decoders[id]).setLimit(n); }
+export function hpack_error(id: i32): i32 { return decoders.get(id).error; }
+export function hpack_decoder_table_size(id: i32): i32 { return decoders.get(id).table.size; }
+export function hpack_decoder_set_limit(id: i32, n: i32): void { decoders.get(id).setLimit(n); }
 
-export function hpack_encoder_new(limit: i32): i32 {
-  encoders.push(new HpackEncoder(limit));
-  return encoders.length - 1;
-}
+export function hpack_encoder_new(limit: i32): i32 { return encoders.add(new HpackEncoder(limit)); }
 export function hpack_encoder_free(id: i32): void {
-  changetype<HpackEncoder>(encoders[id]).dispose();
-  encoders[id] = null;
+  encoders.get(id).dispose();
+  encoders.remove(id);
 }
-export function hpack_encoder_set_peer_max(id: i32, n: i32): void { changetype<HpackEncoder>(encoders[id]).setPeerMax(n); }
+export function hpack_encoder_set_peer_max(id: i32, n: i32): void { encoders.get(id).setPeerMax(n); }
 /** Encodes `count` field records at scratch (the h2_submit_headers layout); returns the block length. */
 export function hpack_encode(id: i32, count: i32): i32 {
   encoderOut.len = 0;
-  changetype<HpackEncoder>(encoders[id]).encodeRecords(encoderOut, scratchBuf.ptr, count);
+  encoders.get(id).encodeRecords(encoderOut, scratchBuf.ptr, count);
   return encoderOut.len;
 }
 export function hpack_encoder_output(): usize { return encoderOut.ptr; }
-export function hpack_encoder_table_size(id: i32): i32 { return changetype<HpackEncoder>(encoders[id]).table.size; }
+export function hpack_encoder_table_size(id: i32): i32 { return encoders.get(id).table.size; }
 
 export function static_count(): i32 { return STATIC_COUNT; }
 export function static_name_ptr(i: i32): usize { return staticNamePtr(i); }
@@ -161,30 +145,16 @@ export function static_value_len(i: i32): i32 { return staticValueLen(i); }
 
 // ---- HTTP/1.1 parsers ----------------------------------------------------------------------------
 
-import { H1Parser } from './h1/parser';
-
-const parsers = new Array<H1Parser | null>();
-const freeParsers = new Array<i32>();
-
-function parser(id: i32): H1Parser {
-  return changetype<H1Parser>(unchecked(parsers[id]));
-}
+const parsers = new Handles<H1Parser>();
+@inline function parser(id: i32): H1Parser { return parsers.get(id); }
 
 /** A parser for requests (isRequest) or responses; heads over maxHeadSize bytes are refused. */
 export function h1_new(isRequest: bool, maxHeadSize: i32, maxFields: i32): i32 {
-  const p = new H1Parser(isRequest, maxHeadSize, maxFields);
-  if (freeParsers.length > 0) {
-    const id = freeParsers.pop();
-    parsers[id] = p;
-    return id;
-  }
-  parsers.push(p);
-  return parsers.length - 1;
+  return parsers.add(new H1Parser(isRequest, maxHeadSize, maxFields));
 }
 export function h1_free(id: i32): void {
   parser(id).dispose();
-  parsers[id] = null;
-  freeParsers.push(id);
+  parsers.remove(id);
 }
 export function h1_input(id: i32, n: i32): usize { return parser(id).inputPtr(n); }
 /** Parses n new bytes (eof: the peer closed); returns 1 when it stopped early (call again with 0). */

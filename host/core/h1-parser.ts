@@ -1,7 +1,7 @@
 // A typed handle on an HTTP/1.1 parser in the core. Feed it socket reads; it calls the handler with
 // heads (as [name, value…] lists, pseudo-fields first, like HTTP/2), body slices (zero-copy when
 // they lie in the chunk given), ends with trailers, and errors with the status to answer.
-import { core, mem } from './wasm.js';
+import { core, mem, payloadOf } from './wasm.js';
 import { readFields, type FieldList } from './fields.js';
 
 export const H1Flags = {
@@ -85,19 +85,7 @@ export class H1Parser {
       const b = dv.getInt32(p + 16, true);
       switch (kind) {
         case 20: h.onHead(readFields(a, b), flags, dv.getInt32(p + 20, true), dv.getInt32(p + 24, true)); break;
-        case 21: {
-          const ptr = a >>> 0;
-          let data: Buffer;
-          if (ptr >= at && ptr + b <= at + chunk.length) {
-            const src = chunk as Buffer;
-            data = Buffer.from(src.buffer, src.byteOffset + (ptr - at), b);
-          } else {
-            data = Buffer.allocUnsafe(b);
-            mem().buf.copy(data, 0, ptr, ptr + b);
-          }
-          h.onBody(data);
-          break;
-        }
+        case 21: h.onBody(payloadOf(chunk, at, a >>> 0, b)); break;
         case 22: h.onEnd(b > 0 ? readFields(a, b) : null); break;
         case 23: h.onError(a, b); break;
       }

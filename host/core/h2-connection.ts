@@ -1,7 +1,7 @@
 // A typed handle on one HTTP/2 connection in the core. It knows nothing of sockets: feed it what the
 // socket read (`receive`), write what `output()` returns. Events are delivered to a handler object
 // (no per-event closures or objects beyond the header arrays and DATA slices themselves).
-import { core, mem } from './wasm.js';
+import { core, mem, payloadOf } from './wasm.js';
 import { readFields, writeFields, type FieldList } from './fields.js';
 import { errorCodeName, reasonMessage } from './reasons.js';
 
@@ -128,19 +128,7 @@ export class H2Connection {
       const d = dv.getInt32(p + 24, true);
       switch (kind) {
         case 1: h.onHeaders(sid, readFields(a, b), (flags & 1) !== 0, c, d); break;
-        case 2: {
-          const ptr = a >>> 0;
-          let data: Buffer;
-          if (ptr >= at && ptr + b <= at + chunk.length) {
-            const src = chunk as Buffer;
-            data = Buffer.from(src.buffer, src.byteOffset + (ptr - at), b);
-          } else {
-            data = Buffer.allocUnsafe(b);
-            mem().buf.copy(data, 0, ptr, ptr + b);
-          }
-          h.onData(sid, data, (flags & 1) !== 0, c);
-          break;
-        }
+        case 2: h.onData(sid, payloadOf(chunk, at, a >>> 0, b), (flags & 1) !== 0, c); break;
         case 3: h.onRstStream(sid, a >>> 0, b === 1); break;
         case 4: h.onGoaway(a >>> 0, b >>> 0, Buffer.from(mem().buf.subarray(c >>> 0, (c >>> 0) + d))); break;
         case 5: h.onPingAck?.(Buffer.from(mem().buf.subarray(a >>> 0, (a >>> 0) + 8))); break;

@@ -119,3 +119,15 @@ for (let i = 1, n = core.static_count(); i <= n; i++) {
   STATIC_NAMES.push(latin1(core.static_name_ptr(i), core.static_name_len(i)));
   STATIC_VALUES.push(latin1(core.static_value_ptr(i), core.static_value_len(i)));
 }
+
+/**
+ * A payload the core points at (`ptr`, `len`), as a Buffer: a view of the caller's own `chunk` when
+ * the payload lies in the part of linear memory that chunk was copied to at `at` (no copy, undici's
+ * trick), else a copy out of linear memory (a payload that straddled two reads).
+ */
+export function payloadOf(chunk: Uint8Array, at: number, ptr: number, len: number): Buffer {
+  if (ptr >= at && ptr + len <= at + chunk.length) return Buffer.from(chunk.buffer, chunk.byteOffset + (ptr - at), len);
+  const data = Buffer.allocUnsafe(len);
+  mem().buf.copy(data, 0, ptr, ptr + len);
+  return data;
+}

@@ -8,10 +8,10 @@ import { H1Pool } from '../transport/h1-client.js';
 import { tunnelTcp } from '../transport/opaque.js';
 import { TcpStream } from '../transport/tcp-stream.js';
 import { HttpListener, type ListenerOptions } from '../transport/listener.js';
-import { Exchange } from '../http/exchange.js';
+import type { Exchange } from '../http/exchange.js';
+import type { FieldList } from '../core/fields.js';
 import { forwardFields, getField, VIA_H1, VIA_H2, ORIG_PROTO, ORIG_PROTO_HOP } from '../http/headers.js';
-import { h1RequestToH2, fromExtendedConnect } from '../http/h1-message.js';
-import { ProxyErrorKind } from '../http/proxy-error.js';
+import { fromExtendedConnect } from '../http/h1-message.js';
 import { startUpstream } from '../http/upstream.js';
 import type { HttpStream } from '../http/stream.js';
 import type { HostPort } from '../config/address.js';
@@ -35,19 +35,7 @@ export class Inbound extends HttpListener {
     this.appH1 = new H1Pool(options.app.host, options.app.port);
   }
 
-  protected onRequest(down: HttpStream, isH2: boolean): void {
-    const exchange = new Exchange(down);
-    exchange.downIsH2 = isH2;
-    if (this.listenerOptions.responseTimeoutMs) exchange.limitResponseTime(this.listenerOptions.responseTimeoutMs);
-    let fields = down.headers!;
-    if (!isH2) {
-      const t = h1RequestToH2(fields, 'http');
-      if (typeof t === 'string') {
-        exchange.fail(ProxyErrorKind.BAD_REQUEST, t);
-        return;
-      }
-      fields = t;
-    }
+  protected route(exchange: Exchange, fields: FieldList, down: HttpStream, isH2: boolean): void {
     const appIsH1 = !isH2 || getField(fields, ORIG_PROTO) !== undefined;
     exchange.responseVia = appIsH1 ? VIA_H1 : VIA_H2;
     exchange.upgrade = (down as { upgrade?: string | null }).upgrade ?? null;

@@ -8,9 +8,10 @@ import { H2Pool } from '../transport/h2-pool.js';
 import { H1Pool } from '../transport/h1-client.js';
 import { TcpStream } from '../transport/tcp-stream.js';
 import { HttpListener, type ListenerOptions } from '../transport/listener.js';
-import { Exchange, type ExchangeObserver } from '../http/exchange.js';
+import type { Exchange, ExchangeObserver } from '../http/exchange.js';
+import type { FieldList } from '../core/fields.js';
 import { forwardFields, getField, VIA_H1, VIA_H2, ORIG_PROTO } from '../http/headers.js';
-import { h1RequestToH2, toExtendedConnect } from '../http/h1-message.js';
+import { toExtendedConnect } from '../http/h1-message.js';
 import { ProxyErrorKind } from '../http/proxy-error.js';
 import { startUpstream, type Upstream } from '../http/upstream.js';
 import type { HttpStream } from '../http/stream.js';
@@ -47,7 +48,7 @@ export class Outbound extends HttpListener implements ExchangeObserver {
   }
 
   /** Route for an authority, recomputed when the config snapshot changes. */
-  private route(authority: string): Route {
+  private routeFor(authority: string): Route {
     const snapshot = this.options.snapshot();
     if (snapshot !== this.lastSnapshot) this.onSnapshot(snapshot);
     let r = this.routes.get(authority);
@@ -83,25 +84,13 @@ export class Outbound extends HttpListener implements ExchangeObserver {
     }
   }
 
-  protected onRequest(down: HttpStream, isH2: boolean): void {
-    const exchange = new Exchange(down);
-    exchange.downIsH2 = isH2;
-    if (this.listenerOptions.responseTimeoutMs) exchange.limitResponseTime(this.listenerOptions.responseTimeoutMs);
-    let fields = down.headers!;
-    if (!isH2) {
-      const t = h1RequestToH2(fields, 'http');
-      if (typeof t === 'string') {
-        exchange.fail(ProxyErrorKind.BAD_REQUEST, t);
-        return;
-      }
-      fields = t;
-    }
+  protected route(exchange: Exchange, fields: FieldList, down: HttpStream, isH2: boolean): void {
     const authority = getField(fields, ':authority');
     if (!authority) {
       exchange.fail(ProxyErrorKind.NOT_FOUND, 'request has no :authority or Host to route by');
       return;
     }
-    const route = this.route(authority);
+    const route = this.routeFor(authority);
     if (!route.dest) {
       exchange.fail(ProxyErrorKind.NOT_FOUND, route.error);
       return;

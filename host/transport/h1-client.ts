@@ -7,6 +7,7 @@ import type { FieldList } from '../core/fields.js';
 import { ErrorCode, reasonMessage } from '../core/reasons.js';
 import { StreamResetError, type HttpStream, type StreamHandler } from '../http/stream.js';
 import { requestHead, contentLengthOf } from '../http/h1-message.js';
+import { writeBody, endChunked } from '../http/h1-body.js';
 import { ConnectError } from './h2-pool.js';
 
 export interface H1PoolOptions {
@@ -20,8 +21,6 @@ export interface H1PoolOptions {
   highWater?: number;
 }
 
-const CRLF = Buffer.from('\r\n');
-const LAST_CHUNK = Buffer.from('0\r\n\r\n');
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
 export class H1ClientStream implements HttpStream {
@@ -68,18 +67,8 @@ export class H1ClientStream implements HttpStream {
 
   write(data: Uint8Array): boolean {
     if (this.localEnded || this.closed) return false;
-    const s = this.conn.socket;
     if (data.length === 0) return true;
-    if (this.chunked) {
-      s.cork();
-      s.write(`${data.length.toString(16)}\r\n`, 'latin1');
-      s.write(data);
-      s.write(CRLF);
-      s.uncork();
-    } else {
-      s.write(data);
-    }
-    return s.writableLength < this.conn.highWater;
+    return writeBody(this.conn.socket, data, this.chunked, this.conn.highWater);
   }
 
   end(data?: Uint8Array, trailers?: FieldList): void {
@@ -90,15 +79,7 @@ export class H1ClientStream implements HttpStream {
       if (this.tunnel) this.conn.socket.end();
       return;
     }
-    if (this.chunked) {
-      if (trailers && trailers.length > 0) {
-        let t = '0\r\n';
-        for (let i = 0; i < trailers.length; i += 2) if (trailers[i].charCodeAt(0) !== 58) t += `${trailers[i]}: ${trailers[i + 1]}\r\n`;
-        this.conn.socket.write(`${t}\r\n`, 'latin1');
-      } else {
-        this.conn.socket.write(LAST_CHUNK);
-      }
-    }
+    if (this.chunked) endChunked(this.conn.socket, trailers);
     this.localEnded = true;
     this.conn.maybeDone();
   }

@@ -10,6 +10,7 @@ import type { FieldList } from '../core/fields.js';
 import { reasonMessage, ErrorCode } from '../core/reasons.js';
 import { StreamResetError, type HttpStream, type StreamHandler } from '../http/stream.js';
 import { responseHead, reasonPhrase, statusHasNoBody, statusOf, contentLengthOf } from '../http/h1-message.js';
+import { writeBody, endChunked } from '../http/h1-body.js';
 
 export interface H1ServerOptions {
   maxHeadSize?: number;
@@ -24,8 +25,6 @@ export interface H1ServerEvents {
   onClose?(): void;
 }
 
-const CRLF = Buffer.from('\r\n');
-const LAST_CHUNK = Buffer.from('0\r\n\r\n');
 
 export class H1ServerStream implements HttpStream {
   headers: FieldList;
@@ -114,18 +113,8 @@ export class H1ServerStream implements HttpStream {
 
   write(data: Uint8Array): boolean {
     if (!this.headSent || this.localEnded || this.closed) return false;
-    const s = this.conn.socket;
     if (this.noBody || data.length === 0) return true;
-    if (this.chunked && !this.tunnel) {
-      s.cork();
-      s.write(`${data.length.toString(16)}\r\n`, 'latin1');
-      s.write(data);
-      s.write(CRLF);
-      s.uncork();
-    } else {
-      s.write(data);
-    }
-    return s.writableLength < this.conn.highWater;
+    return writeBody(this.conn.socket, data, this.chunked && !this.tunnel, this.conn.highWater);
   }
 
   end(data?: Uint8Array, trailers?: FieldList): void {
@@ -137,15 +126,7 @@ export class H1ServerStream implements HttpStream {
       this.conn.socket.end();
       return;
     }
-    if (this.chunked) {
-      if (trailers && trailers.length > 0) {
-        let t = '0\r\n';
-        for (let i = 0; i < trailers.length; i += 2) if (trailers[i].charCodeAt(0) !== 58) t += `${trailers[i]}: ${trailers[i + 1]}\r\n`;
-        this.conn.socket.write(`${t}\r\n`, 'latin1');
-      } else {
-        this.conn.socket.write(LAST_CHUNK);
-      }
-    }
+    if (this.chunked) endChunked(this.conn.socket, trailers);
     this.finish();
   }
 

@@ -6,6 +6,10 @@ import { detectProtocol } from './detect.js';
 import { H2Session, type H2SessionOptions, type H2Stream } from './h2-session.js';
 import { H1ServerConnection, type H1ServerOptions, type H1ServerStream } from './h1-server.js';
 import type { HttpStream } from '../http/stream.js';
+import type { FieldList } from '../core/fields.js';
+import { Exchange } from '../http/exchange.js';
+import { h1RequestToH2 } from '../http/h1-message.js';
+import { ProxyErrorKind } from '../http/proxy-error.js';
 
 export interface ListenerOptions {
   detectTimeoutMs: number;
@@ -23,8 +27,28 @@ export abstract class HttpListener {
 
   constructor(protected listenerOptions: ListenerOptions) {}
 
-  /** A request (HTTP/2 stream or HTTP/1.1 request) to route. */
-  protected abstract onRequest(stream: HttpStream, isH2: boolean): void;
+  /**
+   * A request to route: its exchange, and its head as HTTP/2 fields (an HTTP/1.1 head translated:
+   * :authority from Host or an absolute-form target). `down` is the client's side of it.
+   */
+  protected abstract route(exchange: Exchange, fields: FieldList, down: HttpStream, isH2: boolean): void;
+
+  private onRequest(down: HttpStream, isH2: boolean): void {
+    const exchange = new Exchange(down);
+    exchange.downIsH2 = isH2;
+    const timeout = this.listenerOptions.responseTimeoutMs;
+    if (timeout) exchange.limitResponseTime(timeout);
+    let fields = down.headers!;
+    if (!isH2) {
+      const t = h1RequestToH2(fields, 'http');
+      if (typeof t === 'string') {
+        exchange.fail(ProxyErrorKind.BAD_REQUEST, t);
+        return;
+      }
+      fields = t;
+    }
+    this.route(exchange, fields, down, isH2);
+  }
   /** A connection that is not HTTP (or is TLS we do not terminate here). */
   protected abstract onOpaque(socket: net.Socket, initial: Buffer): void;
 
