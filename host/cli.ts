@@ -14,7 +14,8 @@ commands:
   proxy     run a sidecar: --config DIR (Kubernetes YAML, watched), --outbound HOST:PORT (127.0.0.1:4140),
             --inbound HOST:PORT (0.0.0.0:4143), --app HOST:PORT (127.0.0.1:8080),
             --admin HOST:PORT (127.0.0.1:4191), --workload NAMESPACE/NAME, --cluster-domain (cluster.local),
-            --response-timeout DURATION (none), --detect-timeout DURATION (10s);
+            --response-timeout DURATION (none), --detect-timeout DURATION (10s),
+            --opaque-ports LIST (application ports relayed as TCP without detection, e.g. 3306,5432);
             each flag also as SKIFF_<FLAG>
   check     validate a config directory: skiff check DIR
   demo      serve HTTP/2 from the wasm core on --listen (default 127.0.0.1:4140) and check it
@@ -47,18 +48,23 @@ async function main(argv: string[]): Promise<number> {
           'cluster-domain': { type: 'string', default: env('CLUSTER_DOMAIN', 'cluster.local') },
           'response-timeout': { type: 'string', default: process.env.SKIFF_RESPONSE_TIMEOUT },
           'detect-timeout': { type: 'string', default: env('DETECT_TIMEOUT', '10s') },
+          'opaque-ports': { type: 'string', default: env('OPAQUE_PORTS', '') },
           app: { type: 'string', default: env('APP', '127.0.0.1:8080') },
           admin: { type: 'string', default: env('ADMIN', '127.0.0.1:4191') },
         },
         strict: true,
       });
       const { startProxy } = await import('./proxy.js');
-      const { 'cluster-domain': clusterDomain, 'response-timeout': rt, 'detect-timeout': dt, ...flags } = values;
+      const { 'cluster-domain': clusterDomain, 'response-timeout': rt, 'detect-timeout': dt, 'opaque-ports': op, ...flags } = values;
       const { parseDuration } = await import('./config/duration.js');
+      const { parsePortList } = await import('./outbound/discovery.js');
+      const opaque = parsePortList(op!);
+      if (typeof opaque === 'string') throw new Error(`--opaque-ports: ${opaque}`);
       const proxy = await startProxy({
         ...flags, clusterDomain, log: (l) => console.log(`skiff: ${l}`),
         responseTimeoutMs: rt === undefined ? undefined : parseDuration(rt, '--response-timeout'),
         detectTimeoutMs: parseDuration(dt!, '--detect-timeout'),
+        opaquePorts: [...opaque],
       });
       console.log('skiff: identity: none (plaintext; no identity flags given)');
       await new Promise<void>((resolve) => {

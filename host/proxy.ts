@@ -29,6 +29,8 @@ export interface ProxyOptions {
   admin?: string | null;
   /** The local application (default 127.0.0.1:8080). */
   app?: string;
+  /** Application ports whose inbound traffic is opaque TCP: no protocol detection (e.g. [3306, 5432]). */
+  opaquePorts?: number[];
   /** How long protocol detection waits for a client's first bytes (default 10 s). */
   detectTimeoutMs?: number;
   /** Answer 504 (gRPC: DEADLINE_EXCEEDED) when an upstream sends no response head in this long (default: no limit). */
@@ -100,7 +102,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   const session = options.http2 ?? {};
   const detectTimeoutMs = options.detectTimeoutMs ?? 10_000;
   const responseTimeoutMs = options.responseTimeoutMs ?? 0;
-  const inbound = new Inbound({ app, detectTimeoutMs, session, responseTimeoutMs });
+  const inbound = new Inbound({ app, detectTimeoutMs, session, responseTimeoutMs, opaque: options.opaquePorts?.includes(app.port) ?? false });
   const outbound = new Outbound({
     responseTimeoutMs,
     resolver: new Resolver(namespace, options.clusterDomain ?? 'cluster.local'),

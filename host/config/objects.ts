@@ -182,6 +182,10 @@ export function parseObject(raw: unknown, file: string, line: number): ParsedObj
       const appProtocol = c.string(p.appProtocol, `${f}.appProtocol`, false);
       if (port !== undefined && targetPort !== undefined) ports.push({ name: pname, port, targetPort, protocol, appProtocol });
     });
+    const opaque = annotations['skiff.io/opaque-ports'];
+    if (opaque !== undefined && !/^\s*\d{1,5}(-\d{1,5})?(\s*,\s*\d{1,5}(-\d{1,5})?)*\s*$/.test(opaque)) {
+      c.fail('metadata.annotations.skiff.io/opaque-ports', `'${opaque}' is not a list of ports or port ranges`);
+    }
     if (c.errors.length) return { errors: c.errors };
     return { object: { kind: 'Service', namespace, name, annotations, ports, source: file }, errors: [] };
   }

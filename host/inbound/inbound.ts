@@ -18,6 +18,8 @@ import type { HostPort } from '../config/address.js';
 
 export interface InboundOptions extends ListenerOptions {
   app: HostPort;
+  /** The application port is opaque: connections are relayed at once, with no protocol detection. */
+  opaque?: boolean;
 }
 
 export class Inbound extends HttpListener {
@@ -25,11 +27,13 @@ export class Inbound extends HttpListener {
   private appH1: H1Pool;
   private app: HostPort;
   private appLabel: string;
+  private opaque: boolean;
 
   constructor(options: InboundOptions) {
     // RFC 8441: WebSockets from other sidecars arrive as extended CONNECT
     super({ ...options, session: { ...options.session, enableConnectProtocol: true } });
     this.app = options.app;
+    this.opaque = options.opaque ?? false;
     this.appLabel = `application at ${options.app.host}:${options.app.port}`;
     this.appH2 = new H2Pool(options.app.host, options.app.port, { session: options.session });
     this.appH1 = new H1Pool(options.app.host, options.app.port);
@@ -53,6 +57,12 @@ export class Inbound extends HttpListener {
     }
     const next = forwardFields(fields, isH2 ? VIA_H2 : VIA_H1, !appIsH1, ORIG_PROTO_HOP);
     startUpstream(exchange, appIsH1 ? this.appH1 : this.appH2, next, this.appLabel);
+  }
+
+  override accept(socket: net.Socket): void {
+    // server-speaks-first protocols (MySQL, SMTP, …) would wait out detection: skip it
+    if (this.opaque) tunnelTcp(socket, Buffer.alloc(0), this.app.host, this.app.port);
+    else super.accept(socket);
   }
 
   protected onOpaque(socket: net.Socket, initial: Buffer): void {

@@ -13,6 +13,8 @@ export interface ServiceName {
 export interface Destination {
   service: Service;
   port: ServicePort;
+  /** The service port is listed in skiff.io/opaque-ports: its traffic is TCP, never HTTP. */
+  opaque: boolean;
   /** "name.namespace:port", for messages and metrics. */
   label: string;
 }
@@ -28,6 +30,20 @@ export interface EndpointAddress {
 }
 
 export const MESHED_ANNOTATION = 'skiff.io/meshed';
+export const OPAQUE_PORTS_ANNOTATION = 'skiff.io/opaque-ports';
+
+/** "3306,5432" or "4000-4010" lists (as Linkerd's opaque-ports annotation takes them). */
+export function parsePortList(value: string): Set<number> | string {
+  const ports = new Set<number>();
+  for (const part of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(part);
+    const lo = m ? Number(m[1]) : NaN;
+    const hi = m && m[2] ? Number(m[2]) : lo;
+    if (!m || lo < 1 || hi > 65535 || hi < lo || hi - lo > 65535) return `'${part}' is not a port or port range`;
+    for (let p = lo; p <= hi; p++) ports.add(p);
+  }
+  return ports;
+}
 
 /** Splits an authority into host and port (null when it is not host[:port]). */
 export function splitAuthority(authority: string, defaultPort = 80): { host: string; port: number } | null {
@@ -64,7 +80,10 @@ export class Resolver {
     if (!service) return `no Service ${n.namespace}/${n.name}`;
     const port = service.ports.find((p) => p.port === n.port && p.protocol === 'TCP');
     if (!port) return `Service ${n.namespace}/${n.name} has no TCP port ${n.port}`;
-    return { service, port, label: `${n.name}.${n.namespace}:${n.port}` };
+    const list = service.annotations[OPAQUE_PORTS_ANNOTATION];
+    const opaquePorts = list === undefined ? null : parsePortList(list);
+    const opaque = opaquePorts instanceof Set && opaquePorts.has(port.port);
+    return { service, port, opaque, label: `${n.name}.${n.namespace}:${n.port}` };
   }
 }
 

@@ -105,8 +105,9 @@ export class Outbound extends HttpListener implements ExchangeObserver {
     exchange.tag = ep;
     const a = ep.address;
     if (getField(fields, ':method') === 'CONNECT' && getField(fields, ':protocol') === undefined) {
-      // a TCP tunnel: over the mesh as an HTTP/2 CONNECT stream, or straight to an unmeshed endpoint
-      if (!a.meshed) {
+      // a TCP tunnel: over the mesh as an HTTP/2 CONNECT stream, or as plain TCP to an unmeshed
+      // endpoint or to an opaque port (whose sidecar relays without detecting anything)
+      if (!a.meshed || route.dest.opaque) {
         exchange.upIsH2 = false;
         exchange.attach(new TcpStream(a.host, a.port));
         return;

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { ConfigDir, serviceYaml, sliceYaml, sidecarFor } from '../helpers/mesh.mjs';
 import { startProxy } from '../../dist/host/index.js';
 
-let echo, greeter, sidecar, greeterSidecar, client, config;
+let echo, greeter, sidecar, greeterSidecar, opaqueSidecar, client, config;
 
 test.before(async () => {
   echo = net.createServer((s) => s.pipe(s));
@@ -16,8 +16,12 @@ test.before(async () => {
   await new Promise((r) => greeter.listen(0, '127.0.0.1', r));
   sidecar = await sidecarFor(echo.address().port);
   greeterSidecar = await sidecarFor(greeter.address().port, { detectTimeoutMs: 200 });
+  // the same greeter behind a sidecar that knows its port is opaque: no detection wait at all
+  opaqueSidecar = await sidecarFor(greeter.address().port, { detectTimeoutMs: 60_000, opaquePorts: [greeter.address().port] });
   config = new ConfigDir();
   config.write('echo.yaml', serviceYaml('echo', 7) + '---\n' + sliceYaml('echo', [{ port: sidecar.inbound.port }]));
+  config.write('mail.yaml', serviceYaml('mail', 25).replace('metadata:\n  name: mail', 'metadata:\n  name: mail\n  annotations:\n    skiff.io/opaque-ports: "25"') +
+    '---\n' + sliceYaml('mail', [{ port: opaqueSidecar.inbound.port }]));
   config.write('down.yaml', serviceYaml('down', 7) + '---\n' + sliceYaml('down', [{ port: 1 }], { meshed: false }));
   client = await startProxy({ outbound: '127.0.0.1:0', inbound: '127.0.0.1:0', admin: null, config: config.dir });
 });
@@ -26,6 +30,7 @@ test.after(async () => {
   await client.close();
   await sidecar.close();
   await greeterSidecar.close();
+  await opaqueSidecar.close();
   echo.close();
   greeter.close();
   config.remove();
@@ -77,6 +82,20 @@ test('non-HTTP bytes to the inbound sidecar are relayed opaquely', async () => {
 test('a server-speaks-first protocol works once detection times out', async () => {
   const { got, s } = await talk(greeterSidecar.inbound.port, null, (t) => t.includes('\r\n'));
   assert.match(got, /^220 greetings/);
+  s.destroy();
+});
+
+test('--opaque-ports: a server-speaks-first app answers at once, with no detection wait', async () => {
+  // detection would hold the connection for 60 s; talk() gives up after 5
+  const { got, s } = await talk(opaqueSidecar.inbound.port, null, (t) => t.includes('\r\n'));
+  assert.match(got, /^220 greetings/);
+  s.destroy();
+});
+
+test('skiff.io/opaque-ports: CONNECT to an opaque service port goes as plain TCP to the endpoint sidecar', async () => {
+  const { got, s } = await talk(client.outbound.port, 'CONNECT mail.default:25 HTTP/1.1\r\nHost: mail.default:25\r\n\r\n', (t) => /220 greetings.*\r\n/.test(t));
+  assert.match(got, /^HTTP\/1.1 200 /);
+  assert.match(got, /220 greetings/);
   s.destroy();
 });
 

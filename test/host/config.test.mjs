@@ -88,6 +88,13 @@ ports:
   assert.match(msgs, /ports\[0\].port: must be a port number/);
 });
 
+test('skiff.io/opaque-ports must be a list of ports or ranges', () => {
+  const svc = (v) => serviceYaml('db', 3306).replace('metadata:\n  name: db', `metadata:\n  name: db\n  annotations:\n    skiff.io/opaque-ports: "${v}"`);
+  assert.equal(load({ 'a.yaml': svc('3306, 4000-4010') }).errors, []);
+  const bad = load({ 'a.yaml': svc('mysql') }).errors.map(String).join('\n');
+  assert.match(bad, /Service default\/db: metadata.annotations.skiff.io\/opaque-ports: 'mysql' is not a list of ports/);
+});
+
 test('YAML syntax errors and duplicates are reported with their file', () => {
   const r = load({ 'syntax.yaml': 'apiVersion: v1\nkind: Service\n  bad: indent: here\n', 'a.yaml': serviceYaml('web', 80), 'b.yaml': serviceYaml('web', 81) });
   const msgs = r.errors.map(String).join('\n');
