@@ -275,9 +275,16 @@ export class H2Session implements H2Handler {
     const s = this.socket;
     if (out.length === 1) s.write(out[0]);
     else {
-      s.cork();
-      for (const b of out) s.write(b);
-      s.uncork();
+      // many small pieces (frame headers, small bodies) are cheaper copied into one write than
+      // handed to writev one by one; large bodies keep going by reference
+      let total = 0;
+      for (let i = 0; i < out.length; i++) total += out[i].length;
+      if (total <= 32768) s.write(Buffer.concat(out, total));
+      else {
+        s.cork();
+        for (const b of out) s.write(b);
+        s.uncork();
+      }
     }
     // a peer that does not read our replies (PING/SETTINGS floods, slow readers) stops being read
     if (!this.paused && s.writableLength >= this.socketHighWater) {
