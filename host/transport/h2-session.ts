@@ -228,6 +228,12 @@ export class H2Session implements H2Handler {
     try {
       this.conn.receive(chunk);
       this.flush();
+      // replies we cannot send yet (a peer flooding PINGs or SETTINGS and not reading, CVE-2019-9512
+      // and -9515) stop us reading at once, before the next read adds more
+      if (!this.paused && this.congested) {
+        this.paused = true;
+        this.socket.pause();
+      }
     } catch (err) {
       // a bug in the core or an exception from a stream callback: this connection ends, the process does not
       this.socket.destroy(err as Error);
@@ -237,12 +243,16 @@ export class H2Session implements H2Handler {
   }
 
   private onSocketDrain(): void {
-    if (this.socket.writableLength >= this.socketHighWater) return;
+    if (this.socket.writableLength < this.socketHighWater) this.relieve();
+  }
+
+  /** The socket has room again: read again, and move streams held back while it was congested. */
+  private relieve(): void {
+    if (this.congested) return;
     if (this.paused) {
       this.paused = false;
       this.socket.resume();
     }
-    // streams held back while the socket was congested
     for (const s of this.streams.values()) s.pump();
   }
 
@@ -286,10 +296,15 @@ export class H2Session implements H2Handler {
         s.uncork();
       }
     }
-    // a peer that does not read our replies (PING/SETTINGS floods, slow readers) stops being read
-    if (!this.paused && s.writableLength >= this.socketHighWater) {
-      this.paused = true;
-      s.pause();
+    // a peer that does not read our replies (PING/SETTINGS floods, slow readers) stops being read;
+    // when the kernel took it all at once there will be no 'drain', so relieve here
+    if (s.writableLength >= this.socketHighWater) {
+      if (!this.paused) {
+        this.paused = true;
+        s.pause();
+      }
+    } else if (this.paused) {
+      this.relieve();
     }
   }
 
