@@ -231,6 +231,11 @@ export class Connection {
   }
 
   private closeStream(s: Stream, how: u8): void {
+    // data the host never consumed would otherwise shrink the connection window for good
+    if (s.outstanding > 0) {
+      this.creditConn(s.outstanding);
+      s.outstanding = 0;
+    }
     this.streams.delete(s.id);
     this.closed.add(s.id, how);
     if (this.peerInitiated(s.id)) this.peerStreams--;
@@ -367,6 +372,7 @@ export class Connection {
     } else {
       this.emptyFrames = 0;
     }
+    s.outstanding += dl;
     emit(EV_DATA, sid, end ? 1 : 0, <i32>dp, dl, length, 0);
     if (end) this.recvEnd(s);
   }
@@ -726,10 +732,12 @@ export class Connection {
     if (n < 0) n = 0;
     if (n == 0 && len > 0) return 0;
     const end = endStream && n == <i64>len;
-    F.writeFrameHeader(this.out, <i32>n, F.DATA, end ? F.FLAG_END_STREAM : 0, sid);
     s.sendWindow -= n;
     this.connSendWindow -= n;
+    // closing the stream may write frames (a WINDOW_UPDATE for unconsumed data): they must go
+    // before the DATA header, because the host appends the payload right after whatever we write last
     if (end) this.sentEnd(s);
+    F.writeFrameHeader(this.out, <i32>n, F.DATA, end ? F.FLAG_END_STREAM : 0, sid);
     return <i32>n;
   }
 
@@ -743,9 +751,15 @@ export class Connection {
 
   /** The host has consumed n bytes of DATA received on sid: credit them back to the peer. */
   consume(sid: u32, n: i32): void {
-    if (this.failed) return;
-    this.creditConn(n);
-    if (this.streams.has(sid)) this.creditStream(this.streams.get(sid), n);
+    // a closed stream's outstanding bytes were credited when it closed
+    if (this.failed || !this.streams.has(sid)) return;
+    const s = this.streams.get(sid);
+    let k: i64 = n;
+    if (k > s.outstanding) k = s.outstanding;
+    if (k <= 0) return;
+    s.outstanding -= k;
+    this.creditConn(k);
+    this.creditStream(s, <i32>k);
   }
 
   submitRst(sid: u32, code: u32): void {

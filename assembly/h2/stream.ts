@@ -20,6 +20,8 @@ export class Stream {
   recvWindow: i64;
   /** Received bytes the host has consumed and we have not yet credited back with WINDOW_UPDATE. */
   unacked: i32 = 0;
+  /** DATA bytes handed to the host and not yet consumed: credited to the connection if the stream closes first. */
+  outstanding: i64 = 0;
   /** Declared content-length of the message being received, -1 when absent. */
   contentLength: i64 = -1;
   received: i64 = 0;

@@ -154,6 +154,25 @@ test('flow control out: DATA waits for the peer window, resumes on WINDOW_UPDATE
   assert.ok(q.of(T.DATA).every((f) => f.payload.length <= 16384));
 });
 
+test('data never consumed is credited to the connection when its stream closes, without splitting a DATA frame', () => {
+  const p = new Peer('server', { connectionWindowSize: 65535 }).open();
+  // 20000 bytes the host never consumes (over ¼ of the window, so the credit is sent at once)
+  p.send(headers(1, POST), data(1, Buffer.alloc(10000, 1)), data(1, Buffer.alloc(10000, 1), F.END_STREAM));
+  p.conn.submitHeaders(1, [':status', '200'], false);
+  p.conn.submitData(1, Buffer.from('hello'), true); // closes the stream: the 1000 bytes are credited now
+  p.collect();
+  const d = p.of(T.DATA);
+  assert.is(d.length, 1);
+  assert.is(d[0].payload.toString(), 'hello', 'the payload directly follows its header');
+  assert.is(d[0].flags & F.END_STREAM, F.END_STREAM);
+  assert.ok(p.of(T.WINDOW_UPDATE).some((f) => f.sid === 0 && f.payload.readUInt32BE(0) === 20000), 'connection credited');
+  // and the host consuming after the close credits nothing twice
+  const before = p.of(T.WINDOW_UPDATE).length;
+  p.conn.consume(1, 20000);
+  p.collect();
+  assert.is(p.of(T.WINDOW_UPDATE).length, before);
+});
+
 test('SETTINGS_INITIAL_WINDOW_SIZE changes adjust open streams, even below zero', () => {
   const p = new Peer().open();
   p.send(headers(1, GET, F.END_HEADERS | F.END_STREAM));

@@ -3,6 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
+import http2 from 'node:http2';
 import { H2Session } from '../../dist/host/transport/h2-session.js';
 import { PREFACE, T, F, E, frame, settings, settingsAck, ping, headers, rstStream, parseFrames, GET, POST } from '../helpers/frames.mjs';
 import { connect, fetchOn, startServer } from '../helpers/h2-app.mjs';
@@ -94,6 +95,33 @@ test('an HTTP/2 connection idle past its timeout gets GOAWAY and is closed', asy
   assert.is(g.payload.readUInt32BE(4), 0);
   assert.is(g.payload.readUInt32BE(0), 1, 'last stream id');
   server.close();
+});
+
+test('bodies left unread by answered, reset streams do not eat the connection window', async () => {
+  // the server answers before reading and resets the rest (RFC 9113 §8.1): 20 × 1 MiB on one
+  // connection whose window is 4 MiB would stall by the fifth request if that data were never credited
+  const { server, port } = await rawServer({ connectionWindowSize: 4 << 20, initialWindowSize: 1 << 20 }, {
+    onStream(st) {
+      st.autoConsume = false;
+      st.onData = () => {};
+      setTimeout(() => { st.respond([':status', '413'], true); st.reset(E.NO_ERROR); }, 5);
+    },
+  });
+  const client = http2.connect(`http://127.0.0.1:${port}`);
+  try {
+    for (let i = 0; i < 20; i++) {
+      const status = await new Promise((resolve, reject) => {
+        const req = client.request({ ':method': 'POST', ':path': '/upload' });
+        req.on('response', (h) => resolve(h[':status']));
+        req.on('error', (e) => (e.code === 'ERR_HTTP2_STREAM_ERROR' ? null : reject(e)));
+        req.write(Buffer.alloc(1 << 20));
+      });
+      assert.is(status, 413, `request ${i}`);
+    }
+  } finally {
+    client.destroy();
+    server.close();
+  }
 });
 
 test('a handler that throws ends its connection, not the process', async () => {
