@@ -14,6 +14,12 @@ import { respondProxyError, ProxyErrorKind } from './proxy-error.js';
 /** Told once when an exchange is over (the response ended, or either side failed). */
 export interface ExchangeObserver {
   exchangeDone(exchange: Exchange, ok: boolean): void;
+  /**
+   * The upstream refused the request without processing it (REFUSED_STREAM, or above the last
+   * stream id of its GOAWAY) and nothing of it was answered: send it again elsewhere if possible.
+   * Returns true when the exchange was restarted (then exchangeDone is not called for this try).
+   */
+  retry?(exchange: Exchange): boolean;
 }
 
 export class Exchange implements StreamHandler {
@@ -40,6 +46,10 @@ export class Exchange implements StreamHandler {
   upgrade: string | null = null;
   private grpc: boolean;
   private responded = false;
+  /** Tries so far beyond the first. */
+  retries = 0;
+  /** Request body bytes sent upstream: a request with a body is never retried (it is gone). */
+  private bodySent = false;
   // bytes received but not yet credited back, per side, waiting for the other side to drain
   private downOwed = 0;
   private upOwed = 0;
@@ -132,6 +142,7 @@ export class Exchange implements StreamHandler {
       from.consume(data.length);
       return;
     }
+    if (to === this.up) this.bodySent = true;
     if (to.write(data)) from.consume(data.length);
     else if (from === this.down) this.downOwed += data.length;
     else this.upOwed += data.length;
@@ -170,6 +181,13 @@ export class Exchange implements StreamHandler {
   }
 
   onReset(from: HttpStream, error: StreamResetError): void {
+    if (from === this.up && error.refused && !this.responded && !this.bodySent && this.early === null &&
+        this.down.remoteEnded && this.down.trailers === null && this.retries === 0 && !this.done && this.observer?.retry) {
+      // never processed upstream, and the whole request is its head: safe to send again
+      this.up = null;
+      this.retries++;
+      if (this.observer.retry(this)) return;
+    }
     this.finish(false);
     if (from === this.down) {
       // the client went away: stop the upstream work

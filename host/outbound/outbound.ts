@@ -24,6 +24,12 @@ export interface OutboundOptions extends ListenerOptions {
   snapshot(): Snapshot;
 }
 
+/** What the outbound needs to send one request (again, if it must be retried). */
+class Attempt {
+  endpoint: EndpointState | null = null;
+  constructor(readonly route: Route, readonly fields: FieldList, readonly down: HttpStream, readonly isH2: boolean, readonly authority: string) {}
+}
+
 interface Route {
   snapshot: Snapshot;
   dest: Destination | null;
@@ -95,24 +101,33 @@ export class Outbound extends HttpListener implements ExchangeObserver {
       exchange.fail(ProxyErrorKind.NOT_FOUND, route.error);
       return;
     }
+    exchange.observer = this;
+    exchange.tag = new Attempt(route, fields, down, isH2, authority);
+    this.dispatch(exchange);
+  }
+
+  /** Picks an endpoint for the exchange's request and sends it there. */
+  private dispatch(exchange: Exchange): void {
+    const at = exchange.tag as Attempt;
+    const { route, fields, down, isH2, authority } = at;
+    const dest = route.dest!;
     const ep = route.balancer.pick();
     if (!ep) {
-      exchange.fail(ProxyErrorKind.UNAVAILABLE, `Service ${route.dest.label} has no ready endpoints`);
+      exchange.fail(ProxyErrorKind.UNAVAILABLE, `Service ${dest.label} has no ready endpoints`);
       return;
     }
     ep.inFlight++;
-    exchange.observer = this;
-    exchange.tag = ep;
+    at.endpoint = ep;
     const a = ep.address;
     if (getField(fields, ':method') === 'CONNECT' && getField(fields, ':protocol') === undefined) {
       // a TCP tunnel: over the mesh as an HTTP/2 CONNECT stream, or as plain TCP to an unmeshed
       // endpoint or to an opaque port (whose sidecar relays without detecting anything)
-      if (!a.meshed || route.dest.opaque) {
+      if (!a.meshed || dest.opaque) {
         exchange.upIsH2 = false;
         exchange.attach(new TcpStream(a.host, a.port));
         return;
       }
-      startUpstream(exchange, this.pool(ep, true), [':method', 'CONNECT', ':authority', authority], `endpoint ${ep.key} of ${route.dest.label}`);
+      startUpstream(exchange, this.pool(ep, true), [':method', 'CONNECT', ':authority', authority], `endpoint ${ep.key} of ${dest.label}`);
       return;
     }
     const h2 = a.meshed || (a.h2c && isH2);
@@ -122,7 +137,7 @@ export class Outbound extends HttpListener implements ExchangeObserver {
     if (upgrade !== null && h2) next = toExtendedConnect(next, upgrade);
     if (a.meshed && !isH2) next.push(ORIG_PROTO, 'HTTP/1.1');
     exchange.responseVia = h2 ? VIA_H2 : VIA_H1;
-    startUpstream(exchange, this.pool(ep, h2), next, `endpoint ${ep.key} of ${route.dest.label}`);
+    startUpstream(exchange, this.pool(ep, h2), next, `endpoint ${ep.key} of ${dest.label}`);
   }
 
   private pool(ep: EndpointState, h2: boolean): Upstream {
@@ -137,9 +152,19 @@ export class Outbound extends HttpListener implements ExchangeObserver {
   }
 
   exchangeDone(exchange: Exchange, ok: boolean): void {
-    const ep = exchange.tag as EndpointState;
+    const ep = (exchange.tag as Attempt).endpoint;
+    if (!ep) return;
     ep.inFlight--;
     if (!ok) ep.failures++;
+  }
+
+  /** A request refused unprocessed (its endpoint is going away): once more, on a fresh pick. */
+  retry(exchange: Exchange): boolean {
+    const at = exchange.tag as Attempt;
+    if (at.endpoint) at.endpoint.inFlight--;
+    at.endpoint = null;
+    this.dispatch(exchange);
+    return true;
   }
 
   destroy(): void {
