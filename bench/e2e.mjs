@@ -102,6 +102,31 @@ endpoints: [{ addresses: ["127.0.0.1"], conditions: { ready: true } }]
   }
 }
 
+/** ../shared/bench/run-peers-h1.sh (wrk → proxy → nginx) with a Skiff inbound hop as its candidate. */
+function runHarnessH1() {
+  // the HTTP/1.1 Node peer needs `npm install` in the harness folder: use a private copy
+  const copy = mkdtempSync(join(tmpdir(), 'skiff-h1-bench-'));
+  try {
+    execFileSync('cp', ['-r', `${shared}/.`, copy]);
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--silent'], { cwd: copy, stdio: 'ignore', timeout: 120_000 });
+    const out = execFileSync('bash', [join(copy, 'run-peers-h1.sh')], {
+      env: { ...process.env, DURATION: String(DURATION), REPS: String(REPS), CONNS: '16', PATHNAME,
+        PROXY_CMD: `node ${cli} proxy --inbound 127.0.0.1:19015 --outbound 127.0.0.1:19017 --admin 127.0.0.1:19016 --app 127.0.0.1:19011`, PROXY_PORT: '19015' },
+      encoding: 'utf8', timeout: (DURATION + 4) * 4 * REPS * 1000 + 60_000,
+    });
+    const rows = {};
+    for (const line of out.split('\n')) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 7 || !/^\d+$/.test(f[1])) continue;
+      const [name, , rps, p50, p99, cpu, rss] = f;
+      (rows[name] ??= []).push({ rps: Number(rps), lat: p50, p99, cpu: cpu === '-' ? NaN : Number(cpu), rss: rss === '-' ? NaN : Number(rss) });
+    }
+    return rows;
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
+}
+
 export async function runE2eBench() {
   const need = ['nghttpd', 'nghttpx', 'haproxy', 'h2load', 'taskset'];
   const missing = need.filter((c) => !has(c));
@@ -133,4 +158,23 @@ export async function runE2eBench() {
   }
   const failed = pair['skiff-pair'].reduce((n, r) => n + r.failed, 0);
   if (failed) console.log(`  warning: ${failed} requests failed through the pair`);
+
+  if (!has('wrk') || !has('nginx')) {
+    console.log('\nHTTP/1.1 harness skipped: install with  apt-get install -y wrk nginx-light');
+    return;
+  }
+  console.log(`\nHTTP/1.1 (${PATHNAME}, wrk 16 connections, ${DURATION} s × ${REPS} reps, nginx backend; medians; latency p50)`);
+  const h1 = runHarnessH1();
+  const t1 = [];
+  for (const [label, key] of [['direct', 'direct'], ['haproxy', 'haproxy'], ['node-http-proxy', 'node-http-proxy'], ['skiff (1 hop)', 'candidate']]) {
+    const list = h1[key];
+    if (!list) continue;
+    t1.push([label, median(list.map((r) => r.rps)), median(list.map((r) => r.cpu ?? NaN)), median(list.map((r) => r.rss ?? NaN)), list[list.length >> 1].lat]);
+  }
+  console.log(`  ${'proxy'.padEnd(18)} ${'req/s'.padStart(10)} ${'p50'.padStart(9)} ${'cpu-s/100k'.padStart(11)} ${'rss-MB'.padStart(8)}`);
+  for (const [label, rps, cpu, rss, lat] of t1) {
+    console.log(`  ${label.padEnd(18)} ${rps.toFixed(0).padStart(10)} ${String(lat).padStart(9)} ${(Number.isNaN(cpu) ? '-' : cpu.toFixed(3)).padStart(11)} ${(Number.isNaN(rss) ? '-' : rss.toFixed(1)).padStart(8)}`);
+  }
+  const s1 = t1.find((r) => r[0] === 'skiff (1 hop)'), hp = t1.find((r) => r[0] === 'haproxy'), np = t1.find((r) => r[0] === 'node-http-proxy');
+  if (s1 && hp && np) console.log(`  ratios (CPU per request): skiff/haproxy ${(s1[2] / hp[2]).toFixed(2)}×, skiff/node-http-proxy ${(s1[2] / np[2]).toFixed(2)}×`);
 }
