@@ -5,7 +5,7 @@
 // sent DATA waits in the stream's queue for flow-control credit, and write() reports when the
 // queue is over its high-water mark; the socket's own buffer pauses reading when the peer is slow.
 import type { Socket } from 'node:net';
-import { H2Connection, describeError, type H2Handler, type H2Options, type Role } from '../core/h2-connection.js';
+import { H2Connection, H2Error, describeError, type H2Handler, type H2Options, type Role } from '../core/h2-connection.js';
 import type { FieldList } from '../core/fields.js';
 import { ErrorCode, Reason, errorCodeName, reasonMessage } from '../core/reasons.js';
 import { StreamResetError, type HttpStream, type StreamHandler } from '../http/stream.js';
@@ -70,7 +70,13 @@ export class H2Stream implements HttpStream {
 
   /** Sends the response head (server) — or, for a client stream, nothing: use session.request. */
   respond(fields: FieldList, endStream = false): void {
-    this.session.conn.submitHeaders(this.id, fields, endStream);
+    if (this.closed) return;
+    try {
+      this.session.conn.submitHeaders(this.id, fields, endStream);
+    } catch (err) {
+      this.lost(err);
+      return;
+    }
     this.session.flush();
     if (endStream) {
       this.localEnded = true;
@@ -80,8 +86,25 @@ export class H2Stream implements HttpStream {
 
   /** Sends a 1xx head before the final response (100 Continue, 103 Early Hints). */
   informational(fields: FieldList): void {
-    this.session.conn.submitHeaders(this.id, fields, false);
+    if (this.closed) return;
+    try {
+      this.session.conn.submitHeaders(this.id, fields, false);
+    } catch (err) {
+      this.lost(err);
+      return;
+    }
     this.session.flush();
+  }
+
+  /**
+   * The core no longer has this stream (it was reset or ended under us): it is closed, and what
+   * was queued for it is dropped. Never thrown to callers: one stream's end must not take down the
+   * connection or the exchange feeding it.
+   */
+  private lost(err: unknown): void {
+    if (!(err instanceof H2Error)) throw err;
+    this.dropQueue();
+    this.session.forget(this);
   }
 
   /** Queues body bytes; false when the queue is over the high-water mark (wait for onDrain). */
@@ -123,7 +146,13 @@ export class H2Stream implements HttpStream {
       if (session.congested) break;
       const head = this.queue[0];
       const last = this.queue.length === 1 && this.endAfterQueue && !this.trailersAfterQueue;
-      const n = conn.submitData(this.id, head, last);
+      let n: number;
+      try {
+        n = conn.submitData(this.id, head, last);
+      } catch (err) {
+        this.lost(err);
+        return;
+      }
       if (n === 0 && head.length > 0) break;
       wrote = true;
       this.queued -= n;
@@ -132,8 +161,13 @@ export class H2Stream implements HttpStream {
       if (last && n === head.length) this.localEnded = true;
     }
     if (this.queue.length === 0 && this.endAfterQueue && !this.localEnded) {
-      if (this.trailersAfterQueue) conn.submitHeaders(this.id, this.trailersAfterQueue, true);
-      else conn.submitData(this.id, Buffer.alloc(0), true);
+      try {
+        if (this.trailersAfterQueue) conn.submitHeaders(this.id, this.trailersAfterQueue, true);
+        else conn.submitData(this.id, Buffer.alloc(0), true);
+      } catch (err) {
+        this.lost(err);
+        return;
+      }
       this.localEnded = true;
       wrote = true;
     }
