@@ -56,6 +56,27 @@ test('SIGTERM under load: every accepted request completes, refused ones are mar
   app.close();
 });
 
+test('admin: /live and /ready answer; POST /shutdown drains and the process exits 0', async () => {
+  const proxy = await spawnProxy(['--app', '127.0.0.1:1']);
+  const get = (path, method = 'GET') => new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: proxy.admin, path, method }, (res) => {
+      let b = '';
+      res.on('data', (c) => { b += c; });
+      res.on('end', () => resolve({ status: res.statusCode, body: b }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal((await get('/live')).status, 200);
+  const ready = await get('/ready');
+  assert.is(ready.status, 200);
+  assert.match(ready.body, /identity: none \(plaintext/);
+  assert.is((await get('/shutdown')).status, 405, 'shutdown takes POST only');
+  assert.is((await get('/shutdown', 'POST')).status, 202);
+  const { code } = await proxy.exited;
+  assert.is(code, 0, proxy.log);
+});
+
 test('a client aborting mid-download frees the upstream request (HTTP/1.1 through both proxies)', async () => {
   let closedEarly = false;
   const app = http.createServer((req, res) => {
