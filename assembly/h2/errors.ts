@@ -59,3 +59,4 @@ export const R_BAD_CONTENT_LENGTH: i32 = 48;
 export const R_GOAWAY_SENT: i32 = 49;          // stream refused after our GOAWAY
 export const R_LOCAL: i32 = 50;                // the host asked for it
 export const R_SETTINGS_FLOOD: i32 = 51;
+export const R_HOST_MISMATCH: i32 = 52;        // Host and :authority name different entities, or two Hosts

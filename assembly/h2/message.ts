@@ -6,7 +6,29 @@ import { FieldList } from '../hpack/field-list';
 import * as E from './errors';
 
 const S_AUTHORITY = 1, S_METHOD = 2, S_PATH = 4, S_SCHEME = 6, S_STATUS = 8, S_CONTENT_LENGTH = 28,
-  S_TRANSFER_ENCODING = 57;
+  S_HOST = 38, S_TRANSFER_ENCODING = 57;
+
+/** Length of an authority without an explicit default port (":80" or ":443"). */
+function withoutDefaultPort(p: usize, n: i32): i32 {
+  if (n > 3 && load<u8>(p + <usize>(n - 3)) == 0x3a && load<u8>(p + <usize>(n - 2)) == 0x38 && load<u8>(p + <usize>(n - 1)) == 0x30) return n - 3;
+  if (n > 4 && load<u8>(p + <usize>(n - 4)) == 0x3a && load<u8>(p + <usize>(n - 3)) == 0x34 &&
+      load<u8>(p + <usize>(n - 2)) == 0x34 && load<u8>(p + <usize>(n - 1)) == 0x33) return n - 4;
+  return n;
+}
+
+/** Whether two authorities name the same entity: ASCII case-insensitive, default ports aside. */
+function sameAuthority(a: usize, an: i32, b: usize, bn: i32): bool {
+  an = withoutDefaultPort(a, an);
+  bn = withoutDefaultPort(b, bn);
+  if (an != bn) return false;
+  for (let i = 0; i < an; i++) {
+    let x = <i32>load<u8>(a + <usize>i), y = <i32>load<u8>(b + <usize>i);
+    if (x >= 0x41 && x <= 0x5a) x |= 0x20;
+    if (y >= 0x41 && y <= 0x5a) y |= 0x20;
+    if (x != y) return false;
+  }
+  return true;
+}
 
 // Message kinds the connection passes in and gets back.
 export const MSG_REQUEST: u8 = 1;
@@ -107,6 +129,7 @@ export function validateMessage(fl: FieldList, start: i32, count: i32, kind: u8,
   msgMethodConnect = false;
   let seenRegular = false;
   let method: i32 = -1, scheme: i32 = -1, path: i32 = -1, authority: i32 = -1, protocol: i32 = -1, status: i32 = -1;
+  let host: i32 = -1;
   const end = start + count;
   for (let i = start; i < end; i++) {
     const np = fl.namePtr(i);
@@ -136,7 +159,10 @@ export function validateMessage(fl: FieldList, start: i32, count: i32, kind: u8,
     for (let k = 0; k < nl; k++) if (!unchecked(NAME_CHAR[load<u8>(np + <usize>k)])) return E.R_BAD_FIELD_NAME;
     if (sidx == S_TRANSFER_ENCODING || L_CONNECTION.is(np, nl) || L_KEEP_ALIVE.is(np, nl) ||
         L_PROXY_CONNECTION.is(np, nl) || L_UPGRADE.is(np, nl)) return E.R_CONNECTION_HEADER;
-    if (L_TE.is(np, nl)) {
+    if (sidx == S_HOST && kind == MSG_REQUEST) {
+      if (host >= 0) return E.R_HOST_MISMATCH; // two Host fields: which one is meant?
+      host = i;
+    } else if (L_TE.is(np, nl)) {
       if (!L_TRAILERS.is(vp, vl)) return E.R_BAD_TE;
     } else if (sidx == S_CONTENT_LENGTH && kind != MSG_TRAILERS) {
       const v = parseLength(vp, vl);
@@ -146,6 +172,10 @@ export function validateMessage(fl: FieldList, start: i32, count: i32, kind: u8,
   }
   if (kind == MSG_REQUEST) {
     if (method < 0) return E.R_MISSING_PSEUDO;
+    // §8.3.1: a Host naming another entity than :authority is malformed — a proxy routing by one
+    // while the application reads the other is how requests get routed where they should not
+    if (host >= 0 && authority >= 0 &&
+        !sameAuthority(fl.valuePtr(host), fl.valueLen(host), fl.valuePtr(authority), fl.valueLen(authority))) return E.R_HOST_MISMATCH;
     const mp = fl.valuePtr(method), ml = fl.valueLen(method);
     if (!validToken(mp, ml)) return E.R_BAD_PSEUDO;
     msgMethodHead = L_HEAD.is(mp, ml);

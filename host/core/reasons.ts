@@ -72,6 +72,7 @@ export const Reason = {
   GOAWAY_SENT: 49,
   LOCAL: 50,
   SETTINGS_FLOOD: 51,
+  HOST_MISMATCH: 52,
 } as const;
 
 const messages: Record<number, string> = {
@@ -124,6 +125,7 @@ const messages: Record<number, string> = {
   49: 'stream refused after GOAWAY',
   50: 'reset by the local side',
   51: 'too many SETTINGS frames',
+  52: 'host differs from :authority',
   60: 'connection closed inside a message',
   61: 'request-target too long',
   62: 'message head too large',

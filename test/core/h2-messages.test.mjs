@@ -64,7 +64,14 @@ rejected('non-numeric content-length', [...POST, 'content-length', '1x'], F.END_
 rejected('conflicting content-lengths', [...POST, 'content-length', '1', 'content-length', '2'], F.END_HEADERS);
 rejected('content-length with END_STREAM and no body', [...POST, 'content-length', '5']);
 
+rejected('host naming another entity than :authority', [...GET, 'host', 'evil.example']);
+rejected('two host fields', [':method', 'GET', ':scheme', 'http', ':path', '/', 'host', 'a', 'host', 'a']);
+
 accepted('te: trailers', [...GET, 'te', 'trailers']);
+accepted('host equal to :authority (any case)', [...GET, 'host', 'Example.COM']);
+accepted('host equal to :authority but for a default port', [':method', 'GET', ':scheme', 'https', ':authority', 'example.com:443', ':path', '/', 'host', 'example.com']);
+rejected('host on another port than :authority', [':method', 'GET', ':scheme', 'http', ':authority', 'example.com:8080', ':path', '/', 'host', 'example.com:9090']);
+accepted('host without :authority', [':method', 'GET', ':scheme', 'http', ':path', '/', 'host', 'example.com']);
 accepted('OPTIONS *', [':method', 'OPTIONS', ':scheme', 'http', ':authority', 'a', ':path', '*']);
 accepted('CONNECT with :authority only', [':method', 'CONNECT', ':authority', 'example.com:443'], F.END_HEADERS);
 accepted('obs-text in a value (bytes ≥ 0x80)', [...GET, 'x-latin', 'caf\xe9']);
