@@ -32,12 +32,14 @@ export const VIA_H1 = `1.1 ${VIA_PSEUDONYM}`;
  * VIA_H1: the version we received the message with) to the Via field; null for trailers.
  */
 export function forwardFields(fields: FieldList, via: string | null, nextIsH2: boolean, extraHop?: Set<string>): FieldList {
-  const out: FieldList = [];
+  let out: FieldList = [];
   let prior: string | undefined;
+  let hasConnection = false;
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i];
     const value = fields[i + 1];
     if (HOP_BY_HOP.has(name)) {
+      if (name === 'connection') hasConnection = true;
       if (name === 'te' && nextIsH2 && value.trim().toLowerCase() === 'trailers') out.push(name, 'trailers');
       continue;
     }
@@ -47,6 +49,13 @@ export function forwardFields(fields: FieldList, via: string | null, nextIsH2: b
       continue;
     }
     out.push(name, value);
+  }
+  if (hasConnection) {
+    // fields the Connection field names are for this hop only too (HTTP/1.1; HTTP/2 has no Connection)
+    const listed = connectionOptions(fields)!;
+    const kept: FieldList = [];
+    for (let i = 0; i < out.length; i += 2) if (!listed.has(out[i])) kept.push(out[i], out[i + 1]);
+    out = kept;
   }
   if (via !== null) out.push('via', prior === undefined ? via : `${prior}, ${via}`);
   return out;

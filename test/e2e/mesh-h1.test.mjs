@@ -76,6 +76,14 @@ test('curl as a forward-proxy client (absolute-form): the app sees HTTP/1.1, Via
   assert.is(seen[0].headers['skiff-orig-proto'], undefined);
 });
 
+test('fields named in Connection are dropped as hop-by-hop (RFC 9110 §7.6.1)', async () => {
+  seen = [];
+  const r = await run('curl', ['-sS', '-x', proxy(), '-H', 'Connection: x-hop-secret', '-H', 'X-Hop-Secret: only for the proxy', '-H', 'X-Kept: yes', 'http://web.default/hop']);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(seen[0].headers['x-hop-secret'], undefined);
+  assert.is(seen[0].headers['x-kept'], 'yes');
+});
+
 test('curl origin-form with keep-alive: two requests reuse one connection', async () => {
   const r = await run('curl', ['-sS', '-v', '--connect-to', `web:80:127.0.0.1:${client.outbound.port}`, 'http://web/one', 'http://web/two']);
   assert.is(r.code, 0, r.stderr);
