@@ -16,12 +16,6 @@ export class Bytes {
 
   @inline end(): usize { return this.ptr + <usize>this.len; }
 
-  push8(v: u32): void {
-    this.reserve(1);
-    store<u8>(this.ptr + <usize>this.len, <u8>v);
-    this.len += 1;
-  }
-
   push32be(v: u32): void {
     this.reserve(4);
     store<u32>(this.ptr + <usize>this.len, bswap<u32>(v));
@@ -66,7 +60,4 @@ export class Bytes {
 }
 @inline export function read32(p: usize): u32 {
   return bswap<u32>(load<u32>(p));
-}
-@inline export function write32(p: usize, v: u32): void {
-  store<u32>(p, bswap<u32>(v));
 }

@@ -168,11 +168,6 @@ export class H2Connection {
     return this.pendingBytes + core.h2_output_len(this.id);
   }
 
-  /** True when output() has something. */
-  get wantsWrite(): boolean {
-    return this.pending.length > 0 || core.h2_output_len(this.id) > 0;
-  }
-
   /**
    * Sends a field block. Client: sid 0 opens a new stream (returns its id). Server: a response on
    * the request's stream. On an open stream with endStream: trailers. Throws H2Error when it cannot.

@@ -36,9 +36,6 @@ const GRPC: Record<ProxyErrorKind, number> = {
   [ProxyErrorKind.FORBIDDEN]: 7, // PERMISSION_DENIED
 };
 
-export function proxyErrorStatus(kind: ProxyErrorKind): number { return STATUS[kind]; }
-export function proxyErrorGrpcStatus(kind: ProxyErrorKind): number { return GRPC[kind]; }
-
 /** grpc-message is percent-encoded (gRPC over HTTP/2 spec). */
 export function grpcMessage(msg: string): string {
   return msg.replace(/[^\x20-\x24\x26-\x7e]/g, (c) => encodeURIComponent(c));

@@ -368,8 +368,6 @@ export class H1ServerConnection implements H1Handler {
     }
   }
 
-  get busy(): boolean { return this.current !== null; }
-
   private teardown(): void {
     if (this.tornDown) return;
     this.tornDown = true;
