@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const shared = join(here, '../../shared/bench');
-const cli = join(here, '../dist/host/cli.js');
+// the installed command: the bundle run with the sidecar's V8 settings (bin/skiff)
+const skiff = join(here, '../bin/skiff');
 const DURATION = Number(process.env.BENCH_DURATION ?? 8);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const CONNS = 4, STREAMS = 16, PATHNAME = process.env.BENCH_PATH ?? '/small';
@@ -23,7 +24,7 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.len
 function runHarness() {
   const out = execFileSync('bash', [join(shared, 'run-peers.sh')], {
     env: { ...process.env, DURATION: String(DURATION), REPS: String(REPS), CONNS: String(CONNS), STREAMS: String(STREAMS), PATHNAME,
-      PROXY_CMD: `node ${cli} proxy --inbound 127.0.0.1:19005 --outbound 127.0.0.1:19007 --admin 127.0.0.1:19006 --app 127.0.0.1:19001`, PROXY_PORT: '19005' },
+      PROXY_CMD: `${skiff} proxy --inbound 127.0.0.1:19005 --outbound 127.0.0.1:19007 --admin 127.0.0.1:19006 --app 127.0.0.1:19001`, PROXY_PORT: '19005' },
     encoding: 'utf8', timeout: (DURATION + 4) * 5 * REPS * 1000 + 60_000,
   });
   const rows = {};
@@ -74,8 +75,8 @@ endpoints: [{ addresses: ["127.0.0.1"], conditions: { ready: true } }]
   };
   try {
     start(0, 'nghttpd', ['--no-tls', '-a', '127.0.0.1', '-d', join(shared, 'www'), '-n', '1', '19001']);
-    const inbound = start(1, process.execPath, [cli, 'proxy', '--inbound', '127.0.0.1:19021', '--outbound', '127.0.0.1:19022', '--admin', '127.0.0.1:19023', '--app', '127.0.0.1:19001']);
-    const outbound = start(1, process.execPath, [cli, 'proxy', '--config', dir, '--outbound', '127.0.0.1:19020', '--inbound', '127.0.0.1:19024', '--admin', '127.0.0.1:19025']);
+    const inbound = start(1, skiff, ['proxy', '--inbound', '127.0.0.1:19021', '--outbound', '127.0.0.1:19022', '--admin', '127.0.0.1:19023', '--app', '127.0.0.1:19001']);
+    const outbound = start(1, skiff, ['proxy', '--config', dir, '--outbound', '127.0.0.1:19020', '--inbound', '127.0.0.1:19024', '--admin', '127.0.0.1:19025']);
     await sleep(2000);
     const load = (port, extra = []) => {
       const out = execFileSync('taskset', ['-c', '0', 'h2load', '-c', String(CONNS), '-m', String(STREAMS), '-D', String(DURATION), '--warm-up-time=1',
@@ -111,7 +112,7 @@ function runHarnessH1() {
     execFileSync('npm', ['install', '--no-audit', '--no-fund', '--silent'], { cwd: copy, stdio: 'ignore', timeout: 120_000 });
     const out = execFileSync('bash', [join(copy, 'run-peers-h1.sh')], {
       env: { ...process.env, DURATION: String(DURATION), REPS: String(REPS), CONNS: '16', PATHNAME,
-        PROXY_CMD: `node ${cli} proxy --inbound 127.0.0.1:19015 --outbound 127.0.0.1:19017 --admin 127.0.0.1:19016 --app 127.0.0.1:19011`, PROXY_PORT: '19015' },
+        PROXY_CMD: `${skiff} proxy --inbound 127.0.0.1:19015 --outbound 127.0.0.1:19017 --admin 127.0.0.1:19016 --app 127.0.0.1:19011`, PROXY_PORT: '19015' },
       encoding: 'utf8', timeout: (DURATION + 4) * 4 * REPS * 1000 + 60_000,
     });
     const rows = {};

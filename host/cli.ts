@@ -3,8 +3,9 @@
 // dependency to keep up), strict about unknown flags, and enough for subcommand + flags.
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
+import { packageFile } from './dist-files.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(packageFile('package.json'), 'utf8')) as { version: string };
 
 const usage = `skiff ${pkg.version} — a service-mesh sidecar proxy with a WebAssembly HTTP/2 core
 
@@ -55,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
         strict: true,
       });
       const { startProxy } = await import('./proxy.js');
+      (await import('./cli/footprint.js')).holdYoungGeneration();
       const { 'cluster-domain': clusterDomain, 'response-timeout': rt, 'detect-timeout': dt, 'opaque-ports': op, ...flags } = values;
       const { parseDuration } = await import('./config/duration.js');
       const { parsePortList } = await import('./outbound/discovery.js');

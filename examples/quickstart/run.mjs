@@ -11,7 +11,7 @@ import { dirname, join, relative } from 'node:path';
 import { startBooks, startAuthors, startFrontend } from './apps.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const cli = join(here, '../../dist/host/cli.js');
+const cli = join(here, '../../dist/skiff.js');
 const configDir = join(here, 'config');
 const once = process.argv.includes('--once');
 const say = (s) => process.stdout.write(`${s}\n`);

@@ -3,8 +3,9 @@
 // polling (robust against editors' rename-and-replace and Kubernetes' symlink-swapped mounts).
 // An invalid change is rejected whole, with every error named, and the last good snapshot stays.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import YAML, { LineCounter } from 'yaml';
+import type * as YamlModule from 'yaml';
 import { ConfigError, parseObject, type KnownObject } from './objects.js';
 import { Snapshot, findDuplicates } from './snapshot.js';
 
@@ -28,8 +29,16 @@ function listFiles(dir: string, out: string[] = []): string[] {
   return out.sort();
 }
 
+// Loaded on first use: a proxy fed by the Kubernetes API (or none) never parses YAML, and the parser
+// is ~3 MB of a sidecar's resident memory once compiled. The package is CommonJS, so require is sync.
+let yaml: typeof YamlModule | undefined;
+function yamlParser(): typeof YamlModule {
+  return (yaml ??= createRequire(import.meta.url)('yaml') as typeof YamlModule);
+}
+
 /** Reads and validates every object under `dir`. */
 export function loadDirectory(dir: string): LoadResult {
+  const YAML = yamlParser();
   const errors: ConfigError[] = [];
   const warnings: string[] = [];
   const objects: KnownObject[] = [];
@@ -48,7 +57,7 @@ export function loadDirectory(dir: string): LoadResult {
       errors.push(new ConfigError(file, 0, 'file', '', (err as Error).message));
       continue;
     }
-    const lines = new LineCounter();
+    const lines = new YAML.LineCounter();
     const docs = YAML.parseAllDocuments(text, { lineCounter: lines, prettyErrors: false });
     for (const doc of Array.isArray(docs) ? docs : [docs]) {
       // the line of the object's first field, past any '---' and comments

@@ -1,6 +1,7 @@
 // Loads the WebAssembly core once per process (or worker) and exposes its exports with types, plus
 // views over its memory that are re-taken whenever memory grows (a grown memory detaches old views).
 import { readFileSync } from 'node:fs';
+import { distFile } from '../dist-files.js';
 
 export interface CoreExports {
   memory: WebAssembly.Memory;
@@ -73,7 +74,7 @@ function readAsString(ptr: number): string {
   return Buffer.from(mem, ptr, len).toString('utf16le');
 }
 
-const wasmPath = new URL('../../core.wasm', import.meta.url);
+const wasmPath = distFile('core.wasm');
 const wasmModule = new WebAssembly.Module(readFileSync(wasmPath));
 instance = new WebAssembly.Instance(wasmModule, {
   env: {

@@ -3,15 +3,18 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
+import { dirname, delimiter } from 'node:path';
 import http from 'node:http';
 import { freePort } from './ports.mjs';
 
-const cli = fileURLToPath(new URL('../../dist/host/cli.js', import.meta.url));
+// the installed command (bin/skiff), run by the node running the tests
+const skiff = fileURLToPath(new URL('../../bin/skiff', import.meta.url));
+const env = { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH}` };
 
 export async function spawnProxy(args) {
   const [outbound, inbound, admin] = [await freePort(), await freePort(), await freePort()];
-  const child = spawn(process.execPath, [cli, 'proxy', '--outbound', `127.0.0.1:${outbound}`, '--inbound', `127.0.0.1:${inbound}`,
-    '--admin', `127.0.0.1:${admin}`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(skiff, ['proxy', '--outbound', `127.0.0.1:${outbound}`, '--inbound', `127.0.0.1:${inbound}`,
+    '--admin', `127.0.0.1:${admin}`, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let log = '';
   child.stdout.on('data', (c) => { log += c; });
   child.stderr.on('data', (c) => { log += c; });

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { fileURLToPath } from 'node:url';
 import { run } from '../helpers/run.mjs';
 
-const cli = fileURLToPath(new URL('../../dist/host/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../../dist/skiff.js', import.meta.url));
 
 test('skiff demo --once serves HTTP/2 from the core and checks itself', async () => {
   const r = await run(process.execPath, [cli, 'demo', '--once', '--listen', '127.0.0.1:0']);

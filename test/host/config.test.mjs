@@ -8,7 +8,7 @@ import { Resolver, endpointsOf } from '../../dist/host/outbound/discovery.js';
 import { ConfigDir, serviceYaml, sliceYaml } from '../helpers/mesh.mjs';
 import { run } from '../helpers/run.mjs';
 
-const cli = fileURLToPath(new URL('../../dist/host/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../../dist/skiff.js', import.meta.url));
 
 function load(files) {
   const c = new ConfigDir();
