@@ -9,6 +9,9 @@ import { events, eventCount, fields, resetEvents } from './events';
 import { HpackDecoder } from './hpack/decoder';
 import { HpackEncoder } from './hpack/encoder';
 import { H1Parser } from './h1/parser';
+import { Regex, RegexCompiler } from './route/regex';
+import { RouteTable } from './route/table';
+import { selectRoute } from './route/select';
 import { STATIC_COUNT, staticNamePtr, staticNameLen, staticValuePtr, staticValueLen } from './hpack/static-table';
 
 const scratchBuf = new Bytes();
@@ -170,3 +173,55 @@ export function h1_expect_connect(id: i32): void { parser(id).connectNext = true
 export function h1_set_tunnel(id: i32, on: bool): void { parser(id).setTunnel(on); }
 export function h1_tunnel_ptr(id: i32): usize { return parser(id).tunnelStart(); }
 export function h1_tunnel_len(id: i32): i32 { return parser(id).tunnelLength(); }
+
+// ---- routes ------------------------------------------------------------------------------------
+
+const tables = new Handles<RouteTable>();
+let tableError: RouteTable | null = null;
+
+/** Loads the n-byte route table blob (route/table.ts) the host wrote to scratch; -1 when refused. */
+export function route_table_new(n: i32): i32 {
+  const t = new RouteTable();
+  if (!t.load(scratchBuf.ptr, n)) {
+    t.dispose();
+    tableError = t;
+    return -1;
+  }
+  tableError = null;
+  return tables.add(t);
+}
+/** Why the last route_table_new was refused: 0 error, 1 entry, 2 part, 3 regex error, 4 position. */
+export function route_table_error(what: i32): i32 {
+  const t = tableError;
+  if (t === null) return 0;
+  switch (what) {
+    case 0: return t.error;
+    case 1: return t.errorEntry;
+    case 2: return t.errorPart;
+    case 3: return t.errorCode;
+    default: return t.errorPos;
+  }
+}
+export function route_table_free(id: i32): void {
+  tables.get(id).dispose();
+  tables.remove(id);
+}
+/** The result of the entry the request (count field records in scratch) selects, or -1. */
+export function route_select(id: i32, count: i32): i32 {
+  return selectRoute(tables.get(id), scratchBuf.ptr, count);
+}
+
+const regexes = new Handles<Regex>();
+const regexCompiler = new RegexCompiler();
+
+/** Compiles the n-byte pattern in scratch: a handle, or -(error) (route/regex.ts RE_*). */
+export function regex_new(n: i32): i32 {
+  const re = regexCompiler.compile(scratchBuf.ptr, n);
+  if (re === null) return -regexCompiler.error;
+  return regexes.add(re);
+}
+/** Where in the pattern the last regex_new failed. */
+export function regex_error_pos(): i32 { return regexCompiler.errorPos; }
+/** Whether the n bytes in scratch match the whole pattern. */
+export function regex_match(id: i32, n: i32): bool { return regexes.get(id).matches(scratchBuf.ptr, n); }
+export function regex_free(id: i32): void { regexes.remove(id); }

@@ -53,6 +53,14 @@ export interface CoreExports {
   h1_set_tunnel(id: number, on: number): void;
   h1_tunnel_ptr(id: number): number;
   h1_tunnel_len(id: number): number;
+  route_table_new(n: number): number;
+  route_table_error(what: number): number;
+  route_table_free(id: number): void;
+  route_select(id: number, count: number): number;
+  regex_new(n: number): number;
+  regex_error_pos(): number;
+  regex_match(id: number, n: number): number;
+  regex_free(id: number): void;
   static_count(): number;
   static_name_ptr(i: number): number;
   static_name_len(i: number): number;
