@@ -82,12 +82,13 @@ async function main(argv: string[]): Promise<number> {
       const { loadDirectory } = await import('./config/directory.js');
       const r = loadDirectory(positionals[0]);
       for (const w of r.warnings) console.log(`warning: ${w}`);
-      if (r.snapshot) {
+      const all = [...r.errors, ...r.routeErrors];
+      if (all.length === 0 && r.snapshot) {
         console.log(`${positionals[0]}: ${r.snapshot.objectCount} objects, valid`);
         return 0;
       }
-      for (const e of r.errors) console.error(String(e));
-      console.error(`${positionals[0]}: ${r.errors.length} error${r.errors.length === 1 ? '' : 's'}`);
+      for (const e of all) console.error(String(e));
+      console.error(`${positionals[0]}: ${all.length} error${all.length === 1 ? '' : 's'}`);
       return 1;
     }
     case 'version':

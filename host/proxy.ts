@@ -91,6 +91,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
         log(`config ${generation === 1 ? 'loaded' : 'updated'}: ${s.objectCount} objects from ${options.config}`);
       },
       onError: (errors) => log(`config change rejected, still serving the last good config:\n  ${errors.map(String).join('\n  ')}`),
+      onRouteErrors: (errors) => log(`config: routes rejected (each keeps its last good version, if any; the rest applied):\n  ${errors.map(String).join('\n  ')}`),
       onWarning: (w) => log(`config: ${w}`),
     });
     const errors = source.load();

@@ -10,8 +10,15 @@ import { ConfigError, parseObject, type KnownObject } from './objects.js';
 import { Snapshot, findDuplicates } from './snapshot.js';
 
 export interface LoadResult {
+  /** Absent when `errors` is not empty. */
   snapshot?: Snapshot;
+  /** Problems that reject the whole change (YAML syntax, Services, EndpointSlices, duplicates). */
   errors: ConfigError[];
+  /**
+   * Problems in HTTPRoutes and GRPCRoutes: each such route is rejected alone. The snapshot keeps its
+   * last good version (from `previous`) if it had one; everything else in the change applies.
+   */
+  routeErrors: ConfigError[];
   warnings: string[];
 }
 
@@ -36,17 +43,19 @@ function yamlParser(): typeof YamlModule {
   return (yaml ??= createRequire(import.meta.url)('yaml') as typeof YamlModule);
 }
 
-/** Reads and validates every object under `dir`. */
-export function loadDirectory(dir: string): LoadResult {
+/** Reads and validates every object under `dir`; `previous` supplies last good versions of rejected routes. */
+export function loadDirectory(dir: string, previous?: Snapshot): LoadResult {
   const YAML = yamlParser();
   const errors: ConfigError[] = [];
+  const routeErrors: ConfigError[] = [];
+  const rejected = new Set<string>();
   const warnings: string[] = [];
   const objects: KnownObject[] = [];
   let files: string[];
   try {
     files = listFiles(dir);
   } catch (err) {
-    return { errors: [new ConfigError(dir, 0, 'directory', '', (err as Error).message)], warnings };
+    return { errors: [new ConfigError(dir, 0, 'directory', '', (err as Error).message)], routeErrors, warnings };
   }
   for (const path of files) {
     const file = path; // as the user named the directory, so messages point where they look
@@ -72,15 +81,21 @@ export function loadDirectory(dir: string): LoadResult {
       const items = typeof value === 'object' && value.kind === 'List' && Array.isArray(value.items) ? value.items : [value];
       for (const item of items) {
         const parsed = parseObject(item, file, line);
-        errors.push(...parsed.errors);
+        if (parsed.rejectedRoute) {
+          routeErrors.push(...parsed.errors);
+          rejected.add(parsed.rejectedRoute);
+        } else errors.push(...parsed.errors);
         if (parsed.ignored) warnings.push(`${file}:${line}: ignoring ${parsed.ignored} (a kind Skiff does not read)`);
         if (parsed.object) objects.push(parsed.object);
       }
     }
   }
   errors.push(...findDuplicates(objects));
-  if (errors.length) return { errors, warnings };
-  return { snapshot: new Snapshot(objects), errors, warnings };
+  if (errors.length) return { errors, routeErrors, warnings };
+  for (const r of previous?.routes ?? []) {
+    if (rejected.has(`${r.kind} ${r.namespace}/${r.name}`)) objects.push(r);
+  }
+  return { snapshot: new Snapshot(objects), errors, routeErrors, warnings };
 }
 
 function signature(dir: string): string {
@@ -98,6 +113,8 @@ export interface DirectorySourceOptions {
   pollMs?: number;
   onUpdate(snapshot: Snapshot): void;
   onError(errors: ConfigError[]): void;
+  /** Routes rejected on their own (the update still applied). */
+  onRouteErrors?(errors: ConfigError[]): void;
   onWarning?(message: string): void;
 }
 
@@ -106,6 +123,7 @@ export class DirectorySource {
   private timer: NodeJS.Timeout;
   private lastSig = '';
   private warned = new Set<string>();
+  private last: Snapshot | undefined;
 
   constructor(readonly dir: string, private options: DirectorySourceOptions) {
     this.timer = setInterval(() => this.poll(), options.pollMs ?? 1000);
@@ -115,12 +133,15 @@ export class DirectorySource {
   /** Loads now; returns the errors (empty when a snapshot was delivered). */
   load(): ConfigError[] {
     this.lastSig = signature(this.dir);
-    const r = loadDirectory(this.dir);
+    const r = loadDirectory(this.dir, this.last);
     for (const w of r.warnings) {
       if (!this.warned.has(w)) { this.warned.add(w); this.options.onWarning?.(w); }
     }
-    if (r.snapshot) this.options.onUpdate(r.snapshot);
-    else this.options.onError(r.errors);
+    if (r.snapshot) {
+      this.last = r.snapshot;
+      this.options.onUpdate(r.snapshot);
+      if (r.routeErrors.length) this.options.onRouteErrors?.(r.routeErrors);
+    } else this.options.onError([...r.errors, ...r.routeErrors]);
     return r.errors;
   }
 

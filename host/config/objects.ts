@@ -1,25 +1,16 @@
 // The Kubernetes objects Skiff reads, as their real kinds and apiVersions, and their validation.
 // Only the fields Skiff uses are typed; everything a field check finds wrong is reported with the
 // file, the object (kind namespace/name) and the field path, so a user can find it at once.
+import type { Route } from '../route/model.js';
+import { Checker, ConfigError, isObj } from './checker.js';
+
+export { ConfigError } from './checker.js';
+import { ROUTE_KINDS, parseRoute } from './routes.js';
 
 export interface ObjectRef {
   kind: string;
   namespace: string;
   name: string;
-}
-
-export class ConfigError {
-  constructor(
-    readonly file: string,
-    readonly line: number,
-    readonly object: string,
-    readonly field: string,
-    readonly message: string,
-  ) {}
-  toString(): string {
-    const where = this.line > 0 ? `${this.file}:${this.line}` : this.file;
-    return `${where}: ${this.object}${this.field ? `: ${this.field}` : ''}: ${this.message}`;
-  }
 }
 
 export interface ServicePort {
@@ -70,71 +61,25 @@ export interface EndpointSlice {
   source: string;
 }
 
-export type KnownObject = Service | EndpointSlice;
+export type KnownObject = Service | EndpointSlice | Route;
 
 /** Objects of these kinds are understood; the key is `${apiVersion}/${kind}`. */
-export const KNOWN_KINDS = new Set(['v1/Service', 'discovery.k8s.io/v1/EndpointSlice']);
+export const KNOWN_KINDS = new Set(['v1/Service', 'discovery.k8s.io/v1/EndpointSlice', ...ROUTE_KINDS]);
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const PORT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-type Json = Record<string, unknown>;
-const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Collects errors for one object while its fields are checked. */
-class Checker {
-  errors: ConfigError[] = [];
-  constructor(private file: string, private line: number, private object: string) {}
-  fail(field: string, message: string): void {
-    this.errors.push(new ConfigError(this.file, this.line, this.object, field, message));
-  }
-  string(v: unknown, field: string, required = true): string | undefined {
-    if (v === undefined || v === null) {
-      if (required) this.fail(field, 'is required');
-      return undefined;
-    }
-    if (typeof v !== 'string') { this.fail(field, `must be a string, got ${JSON.stringify(v)}`); return undefined; }
-    return v;
-  }
-  port(v: unknown, field: string): number | undefined {
-    if (v === undefined || v === null) { this.fail(field, 'is required'); return undefined; }
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) {
-      this.fail(field, `must be a port number 1-65535, got ${JSON.stringify(v)}`);
-      return undefined;
-    }
-    return v;
-  }
-  protocol(v: unknown, field: string): 'TCP' | 'UDP' | 'SCTP' {
-    if (v === undefined || v === null) return 'TCP';
-    if (v !== 'TCP' && v !== 'UDP' && v !== 'SCTP') { this.fail(field, `must be TCP, UDP or SCTP, got ${JSON.stringify(v)}`); return 'TCP'; }
-    return v;
-  }
-  stringMap(v: unknown, field: string): Record<string, string> {
-    if (v === undefined || v === null) return {};
-    if (!isObj(v)) { this.fail(field, 'must be a map of strings'); return {}; }
-    const out: Record<string, string> = {};
-    for (const [k, val] of Object.entries(v)) {
-      if (typeof val !== 'string') this.fail(`${field}.${k}`, `must be a string, got ${JSON.stringify(val)}`);
-      else out[k] = val;
-    }
-    return out;
-  }
-  array(v: unknown, field: string, required = false): unknown[] {
-    if (v === undefined || v === null) {
-      if (required) this.fail(field, 'is required');
-      return [];
-    }
-    if (!Array.isArray(v)) { this.fail(field, 'must be a list'); return []; }
-    return v;
-  }
-}
 
 export interface ParsedObject {
   object?: KnownObject;
   errors: ConfigError[];
   /** Set for kinds Skiff does not read: a warning, not an error. */
   ignored?: string;
+  /**
+   * "kind namespace/name" of an invalid HTTPRoute or GRPCRoute: such a route is rejected on its own
+   * (as a controller would not accept it) and the rest of the configuration still applies.
+   */
+  rejectedRoute?: string;
 }
 
 /** Validates one decoded document. `line` is where it starts in `file`. */
@@ -153,11 +98,19 @@ export function parseObject(raw: unknown, file: string, line: number): ParsedObj
   if (!KNOWN_KINDS.has(`${apiVersion}/${kind}`)) return { errors: [], ignored: `${apiVersion} ${kind} ${namespace}/${name || '?'}` };
   if (!isObj(raw.metadata)) c.fail('metadata', 'is required');
   if (!name) c.fail('metadata.name', 'is required');
-  else if (!DNS_LABEL.test(name) && !(kind === 'EndpointSlice' && DNS_SUBDOMAIN.test(name))) c.fail('metadata.name', `'${name}' is not a valid DNS name`);
+  else if (!DNS_LABEL.test(name) && !((kind === 'EndpointSlice' || kind === 'HTTPRoute' || kind === 'GRPCRoute') && DNS_SUBDOMAIN.test(name))) c.fail('metadata.name', `'${name}' is not a valid DNS name`);
   if (!DNS_LABEL.test(namespace)) c.fail('metadata.namespace', `'${namespace}' is not a valid namespace name`);
   const annotations = c.stringMap(meta.annotations, 'metadata.annotations');
   const labels = c.stringMap(meta.labels, 'metadata.labels');
   const spec = raw.spec;
+
+  if (kind === 'HTTPRoute' || kind === 'GRPCRoute') {
+    const created = typeof meta.creationTimestamp === 'string' ? Date.parse(meta.creationTimestamp) : undefined;
+    if (meta.creationTimestamp !== undefined && (created === undefined || Number.isNaN(created))) c.fail('metadata.creationTimestamp', 'must be an RFC 3339 time');
+    const route = parseRoute(kind, spec, c, { namespace, name, created, source: file, line });
+    if (c.errors.length || !route) return { errors: c.errors, rejectedRoute: `${kind} ${namespace}/${name}` };
+    return { object: route, errors: [] };
+  }
 
   if (kind === 'Service') {
     if (!isObj(spec)) { c.fail('spec', 'is required'); return { errors: c.errors }; }

@@ -1,21 +1,30 @@
 // One consistent view of the configuration: every object that validated, indexed for lookups.
 // Snapshots are immutable; a change produces a new one, swapped in whole.
 import { ConfigError, type EndpointSlice, type KnownObject, type Service } from './objects.js';
+import type { Route } from '../route/model.js';
 
 export class Snapshot {
   readonly services = new Map<string, Service>();
   /** EndpointSlices by the "namespace/name" of their Service. */
   readonly slices = new Map<string, EndpointSlice[]>();
+  readonly routes: Route[] = [];
+  /** Routes by the "namespace/name" of each Service a parentRef names. */
+  readonly routesByService = new Map<string, Route[]>();
   readonly objectCount: number;
 
   constructor(objects: KnownObject[]) {
     for (const o of objects) {
       if (o.kind === 'Service') this.services.set(`${o.namespace}/${o.name}`, o);
+      else if (o.kind === 'EndpointSlice') push(this.slices, `${o.namespace}/${o.serviceName}`, o);
       else {
-        const key = `${o.namespace}/${o.serviceName}`;
-        const list = this.slices.get(key);
-        if (list) list.push(o);
-        else this.slices.set(key, [o]);
+        this.routes.push(o);
+        const seen = new Set<string>();
+        for (const p of o.parentRefs) {
+          if (p.group !== '' || p.kind !== 'Service') continue;
+          const key = `${p.namespace}/${p.name}`;
+          if (!seen.has(key)) push(this.routesByService, key, o);
+          seen.add(key);
+        }
       }
     }
     this.objectCount = objects.length;
@@ -29,9 +38,20 @@ export class Snapshot {
     return this.slices.get(`${namespace}/${name}`) ?? [];
   }
 
+  /** Every route with a parentRef naming the Service. */
+  routesOf(namespace: string, name: string): Route[] {
+    return this.routesByService.get(`${namespace}/${name}`) ?? [];
+  }
+
   static empty(): Snapshot {
     return new Snapshot([]);
   }
+}
+
+function push<T>(m: Map<string, T[]>, key: string, v: T): void {
+  const list = m.get(key);
+  if (list) list.push(v);
+  else m.set(key, [v]);
 }
 
 /** Two objects of the same kind, namespace and name are an error naming both places. */

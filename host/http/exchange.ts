@@ -10,6 +10,8 @@ import type { HttpStream, StreamHandler, StreamResetError } from './stream.js';
 import { forwardFields, isGrpc, VIA_H2 } from './headers.js';
 import { withStatus } from './h1-message.js';
 import { respondProxyError, ProxyErrorKind } from './proxy-error.js';
+import type { HeaderModifier } from '../route/model.js';
+import { modifyHeaders } from '../route/filters.js';
 
 /** Told once when an exchange is over (the response ended, or either side failed). */
 export interface ExchangeObserver {
@@ -46,6 +48,8 @@ export class Exchange implements StreamHandler {
   upgrade: string | null = null;
   private grpc: boolean;
   private responded = false;
+  /** Route rule response filters (ResponseHeaderModifier), applied to the response head. */
+  responseHeaders: HeaderModifier[] | null = null;
   /** Tries so far beyond the first. */
   retries = 0;
   /** Request body bytes sent upstream: a request with a body is never retried (it is gone). */
@@ -61,8 +65,9 @@ export class Exchange implements StreamHandler {
     down.autoConsume = false;
   }
 
-  /** Answers 504 (gRPC: DEADLINE_EXCEEDED) if no response head arrives within `ms`. */
+  /** Answers 504 (gRPC: DEADLINE_EXCEEDED) if no response head arrives within `ms` (replacing an earlier limit). */
   limitResponseTime(ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(Exchange.expire, ms, this, ms);
   }
   private static expire(x: Exchange, ms: number): void {
@@ -103,9 +108,19 @@ export class Exchange implements StreamHandler {
     }
   }
 
+  /** Answers the client from the proxy itself with an empty-bodied `status` and `extra` fields (a redirect). */
+  respondLocally(status: number, extra: FieldList): void {
+    this.finish(true);
+    this.dropEarlyBody();
+    if (this.down.closed || this.responded) return;
+    this.responded = true;
+    this.down.respond([':status', String(status), ...extra, 'content-length', '0'], true);
+  }
+
   /** Answers the client with a proxy error (status or grpc-status) if nothing was sent yet; else resets. */
   fail(kind: ProxyErrorKind, message: string): void {
     this.finish(false);
+    if (this.up === null) this.dropEarlyBody();
     const down = this.down;
     if (this.up && !this.up.closed) this.up.reset(ErrorCode.CANCEL);
     if (down.closed) return;
@@ -114,6 +129,12 @@ export class Exchange implements StreamHandler {
       this.responded = true;
       respondProxyError(down, kind, message, this.grpc);
     }
+  }
+
+  private dropEarlyBody(): void {
+    const early = this.early;
+    this.early = null;
+    if (early) for (const c of early) this.down.consume(c.length);
   }
 
   // ---- StreamHandler ------------------------------------------------------------------------
@@ -125,7 +146,9 @@ export class Exchange implements StreamHandler {
     if (this.upgrade !== null && (status === 101 || (status === 200 && this.upIsH2))) {
       fields = withStatus(fields, this.downIsH2 ? '200' : '101');
     }
-    this.down.respond(forwardFields(fields, this.responseVia, this.downIsH2), endStream);
+    const out = forwardFields(fields, this.responseVia, this.downIsH2);
+    if (this.responseHeaders !== null) for (const m of this.responseHeaders) modifyHeaders(out, m);
+    this.down.respond(out, endStream);
   }
 
   onInformational(_s: HttpStream, fields: FieldList): void {
@@ -135,7 +158,8 @@ export class Exchange implements StreamHandler {
   onData(from: HttpStream, data: Buffer): void {
     const to = from === this.down ? this.up : this.down;
     if (to === null) {
-      (this.early ??= []).push(data); // credited once the upstream takes it
+      if (this.done) from.consume(data.length); // answered locally: the rest of the body is dropped
+      else (this.early ??= []).push(data); // credited once the upstream takes it
       return;
     }
     if (to.closed) {

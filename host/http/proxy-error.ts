@@ -16,6 +16,8 @@ export enum ProxyErrorKind {
   TIMEOUT,
   /** Denied by policy. */
   FORBIDDEN,
+  /** The configuration cannot serve the request (a route rule with no usable backend). */
+  INTERNAL,
 }
 
 const STATUS: Record<ProxyErrorKind, number> = {
@@ -25,6 +27,7 @@ const STATUS: Record<ProxyErrorKind, number> = {
   [ProxyErrorKind.BAD_GATEWAY]: 502,
   [ProxyErrorKind.TIMEOUT]: 504,
   [ProxyErrorKind.FORBIDDEN]: 403,
+  [ProxyErrorKind.INTERNAL]: 500,
 };
 // https://grpc.github.io/grpc/core/md_doc_statuscodes.html
 const GRPC: Record<ProxyErrorKind, number> = {
@@ -34,6 +37,7 @@ const GRPC: Record<ProxyErrorKind, number> = {
   [ProxyErrorKind.BAD_GATEWAY]: 14,
   [ProxyErrorKind.TIMEOUT]: 4, // DEADLINE_EXCEEDED
   [ProxyErrorKind.FORBIDDEN]: 7, // PERMISSION_DENIED
+  [ProxyErrorKind.INTERNAL]: 13, // INTERNAL
 };
 
 /** grpc-message is percent-encoded (gRPC over HTTP/2 spec). */

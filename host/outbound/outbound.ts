@@ -1,6 +1,8 @@
 // The outbound side: the application's calls to other services, in HTTP/2 or HTTP/1.1. Each
 // request is routed by its authority (Kubernetes DNS name; Host or an absolute-form target for
-// HTTP/1.1) to a Service, balanced over its ready endpoints, and sent on a pooled connection:
+// HTTP/1.1) to a Service port; HTTPRoutes/GRPCRoutes attached to it (GAMMA) pick a rule, apply its
+// filters and choose a backend Service by weight; the request is balanced over the backend's ready
+// endpoints, and sent on a pooled connection:
 // HTTP/2 to a meshed endpoint (a peer sidecar's inbound; HTTP/1.1 requests ride it marked with
 // skiff-orig-proto), or the endpoint's own protocol when it is not meshed.
 import type net from 'node:net';
@@ -18,27 +20,43 @@ import type { HttpStream } from '../http/stream.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { Resolver, endpointsOf, type Destination } from './discovery.js';
 import { Balancer, EndpointState } from './balancer.js';
+import { Router } from '../route/router.js';
+import { routesFor } from '../route/attach.js';
+import { modifyHeaders, redirectLocation, rewriteUrl } from '../route/filters.js';
 
 export interface OutboundOptions extends ListenerOptions {
   resolver: Resolver;
   snapshot(): Snapshot;
 }
 
-/** What the outbound needs to send one request (again, if it must be retried). */
-class Attempt {
-  endpoint: EndpointState | null = null;
-  constructor(readonly route: Route, readonly fields: FieldList, readonly down: HttpStream, readonly isH2: boolean, readonly authority: string) {}
-}
-
-interface Route {
-  snapshot: Snapshot;
-  dest: Destination | null;
-  error: string;
+/** Where requests for a Service port go: its endpoints, balanced. */
+interface Backend {
+  dest: Destination;
   balancer: Balancer;
 }
 
+/** What an authority means under one config snapshot. */
+interface Target {
+  snapshot: Snapshot;
+  /** null: not routable (error says why). */
+  backend: Backend | null;
+  error: string;
+  /** The HTTPRoutes/GRPCRoutes attached to the Service port, if any: they decide the backend. */
+  router: Router | null;
+}
+
+/** What the outbound needs to send one request (again, if it must be retried). */
+class Attempt {
+  endpoint: EndpointState | null = null;
+  constructor(readonly backend: Backend, readonly fields: FieldList, readonly down: HttpStream, readonly isH2: boolean, readonly authority: string) {}
+}
+
 export class Outbound extends HttpListener implements ExchangeObserver {
-  private routes = new Map<string, Route>();
+  private targets = new Map<string, Target>();
+  /** Per snapshot: backends by "namespace/name:port", routers by the same key. */
+  private backends = new Map<string, Backend>();
+  private routers = new Map<string, Router | null>();
+  private balancers = new Map<string, Balancer>();
   private endpoints = new Map<string, EndpointState>();
   private pools = new Map<string, Upstream>();
   private lastSnapshot: Snapshot | null = null;
@@ -53,32 +71,64 @@ export class Outbound extends HttpListener implements ExchangeObserver {
     socket.destroy();
   }
 
-  /** Route for an authority, recomputed when the config snapshot changes. */
-  private routeFor(authority: string): Route {
+  private snapshot(): Snapshot {
     const snapshot = this.options.snapshot();
     if (snapshot !== this.lastSnapshot) this.onSnapshot(snapshot);
-    let r = this.routes.get(authority);
-    if (r && r.snapshot === snapshot) return r;
+    return snapshot;
+  }
+
+  /** The target of an authority, recomputed when the config snapshot changes. */
+  private targetFor(authority: string): Target {
+    const snapshot = this.snapshot();
+    let t = this.targets.get(authority);
+    if (t && t.snapshot === snapshot) return t;
     const d = this.options.resolver.resolve(snapshot, authority);
-    const balancer = r?.balancer ?? new Balancer();
-    if (typeof d === 'string') r = { snapshot, dest: null, error: d, balancer };
-    else {
-      balancer.update(endpointsOf(snapshot, d), this.endpoints);
-      r = { snapshot, dest: d, error: '', balancer };
-    }
-    if (this.routes.size > 10_000) this.routes.clear(); // names are client-chosen: bound the cache
-    this.routes.set(authority, r);
+    if (typeof d === 'string') t = { snapshot, backend: null, error: d, router: null };
+    else t = { snapshot, backend: this.backendOf(snapshot, d), error: '', router: this.routerOf(snapshot, d) };
+    if (this.targets.size > 10_000) this.targets.clear(); // names are client-chosen: bound the cache
+    this.targets.set(authority, t);
+    return t;
+  }
+
+  private backendOf(snapshot: Snapshot, d: Destination): Backend {
+    const key = `${d.service.namespace}/${d.service.name}:${d.port.port}`;
+    let b = this.backends.get(key);
+    if (b) return b;
+    let balancer = this.balancers.get(key);
+    if (!balancer) this.balancers.set(key, balancer = new Balancer());
+    balancer.update(endpointsOf(snapshot, d), this.endpoints);
+    b = { dest: d, balancer };
+    this.backends.set(key, b);
+    return b;
+  }
+
+  private routerOf(snapshot: Snapshot, d: Destination): Router | null {
+    const key = `${d.service.namespace}/${d.service.name}:${d.port.port}`;
+    let r = this.routers.get(key);
+    if (r !== undefined) return r;
+    const routes = routesFor(snapshot, this.options.resolver.namespace, d.service.namespace, d.service.name, d.port.port);
+    r = routes.length ? new Router(routes) : null;
+    this.routers.set(key, r);
     return r;
   }
 
   /** A new config: endpoints that are gone stop taking requests; their connections drain. */
   private onSnapshot(snapshot: Snapshot): void {
     this.lastSnapshot = snapshot;
+    // requests in flight keep the rule and backend they selected; new ones see the new config
+    for (const r of this.routers.values()) r?.free();
+    this.routers.clear();
+    this.backends.clear();
+    this.targets.clear();
     const live = new Set<string>();
-    for (const authority of this.routes.keys()) {
-      const d = this.options.resolver.resolve(snapshot, authority);
-      if (typeof d === 'string') continue;
-      for (const e of endpointsOf(snapshot, d)) live.add(`${e.host}:${e.port}`);
+    for (const [key, balancer] of this.balancers) {
+      const [svc, port] = key.split(':');
+      const [namespace, name] = svc.split('/');
+      const d = this.options.resolver.resolve(snapshot, `${name}.${namespace}:${port}`);
+      if (typeof d === 'string') { this.balancers.delete(key); continue; }
+      const eps = endpointsOf(snapshot, d);
+      balancer.update(eps, this.endpoints);
+      for (const e of eps) live.add(`${e.host}:${e.port}`);
     }
     for (const [key, pool] of this.pools) {
       const endpoint = key.endsWith('/h1') ? key.slice(0, -3) : key;
@@ -96,22 +146,86 @@ export class Outbound extends HttpListener implements ExchangeObserver {
       exchange.fail(ProxyErrorKind.NOT_FOUND, 'request has no :authority or Host to route by');
       return;
     }
-    const route = this.routeFor(authority);
-    if (!route.dest) {
-      exchange.fail(ProxyErrorKind.NOT_FOUND, route.error);
+    const target = this.targetFor(authority);
+    if (!target.backend) {
+      exchange.fail(ProxyErrorKind.NOT_FOUND, target.error);
       return;
     }
+    let backend = target.backend;
+    if (target.router) {
+      const chosen = this.applyRoute(exchange, target, fields);
+      if (chosen === null) return;
+      backend = chosen.backend;
+      fields = chosen.fields;
+    }
     exchange.observer = this;
-    exchange.tag = new Attempt(route, fields, down, isH2, authority);
+    exchange.tag = new Attempt(backend, fields, down, isH2, getField(fields, ':authority') ?? authority);
     this.dispatch(exchange);
+  }
+
+  /**
+   * The Gateway API part: the rule the request selects, its filters, and the backend it picks by
+   * weight. Answers the request itself (404, 500, a redirect) and returns null when it goes nowhere.
+   */
+  private applyRoute(exchange: Exchange, target: Target, fields: FieldList): { backend: Backend; fields: FieldList } | null {
+    const dest = target.backend!.dest;
+    const ref = target.router!.select(fields);
+    if (ref === null) {
+      exchange.fail(ProxyErrorKind.NOT_FOUND, `no rule of the routes of Service ${dest.label} matches the request`);
+      return null;
+    }
+    const rule = ref.rule;
+    const what = `${ref.route.kind} ${ref.route.namespace}/${ref.route.name} rule ${ref.ruleIndex}`;
+    const out = fields.slice();
+    for (const f of rule.filters) {
+      if (f.type === 'RequestRedirect') {
+        exchange.respondLocally(f.statusCode, ['location', redirectLocation(fields, f, ref.prefix, dest.port.port)]);
+        return null;
+      }
+      if (f.type === 'RequestHeaderModifier') modifyHeaders(out, f.modifier);
+      else if (f.type === 'URLRewrite') rewriteUrl(out, f, ref.prefix);
+      else if (f.type === 'ResponseHeaderModifier') (exchange.responseHeaders ??= []).push(f.modifier);
+    }
+    const refs = rule.backendRefs;
+    let total = 0;
+    for (const b of refs) total += b.weight;
+    if (total === 0) {
+      exchange.fail(ProxyErrorKind.INTERNAL, refs.length ? `${what}: every backendRef has weight 0` : `${what} has no backendRefs`);
+      return null;
+    }
+    let pick = Math.random() * total;
+    let chosen = refs[refs.length - 1];
+    for (const b of refs) {
+      if (b.weight === 0) continue;
+      if (pick < b.weight) { chosen = b; break; }
+      pick -= b.weight;
+    }
+    if (chosen.group !== '' || chosen.kind !== 'Service') {
+      exchange.fail(ProxyErrorKind.INTERNAL, `${what}: backendRef ${chosen.kind} ${chosen.namespace}/${chosen.name} is not a Service`);
+      return null;
+    }
+    const d = this.options.resolver.resolve(target.snapshot, `${chosen.name}.${chosen.namespace}:${chosen.port ?? dest.port.port}`);
+    if (typeof d === 'string') {
+      exchange.fail(ProxyErrorKind.INTERNAL, `${what}: backendRef does not resolve: ${d}`);
+      return null;
+    }
+    for (const f of chosen.filters) {
+      if (f.type === 'RequestHeaderModifier') modifyHeaders(out, f.modifier);
+      else if (f.type === 'URLRewrite') rewriteUrl(out, f, ref.prefix);
+      else if (f.type === 'ResponseHeaderModifier') (exchange.responseHeaders ??= []).push(f.modifier);
+    }
+    const timeout = rule.backendRequestTimeoutMs && rule.requestTimeoutMs ? Math.min(rule.backendRequestTimeoutMs, rule.requestTimeoutMs)
+      : rule.backendRequestTimeoutMs || rule.requestTimeoutMs;
+    if (timeout > 0) exchange.limitResponseTime(timeout);
+    return { backend: this.backendOf(target.snapshot, d), fields: out };
   }
 
   /** Picks an endpoint for the exchange's request and sends it there. */
   private dispatch(exchange: Exchange): void {
     const at = exchange.tag as Attempt;
-    const { route, fields, down, isH2, authority } = at;
-    const dest = route.dest!;
-    const ep = route.balancer.pick();
+    const { backend, fields, down, isH2, authority } = at;
+    const dest = backend.dest;
+    const ep = backend.balancer.pick();
     if (!ep) {
       exchange.fail(ProxyErrorKind.UNAVAILABLE, `Service ${dest.label} has no ready endpoints`);
       return;
