@@ -71,17 +71,12 @@ export function selectRoute(t: RouteTable, p: usize, n: i32): i32 {
   let best = NO_MATCH;
   // exact paths
   const list = t.exact.get(0, path, pathLen);
-  if (list >= 0) best = firstMatch(t, t.exactLists[list], best, false);
-  // regular expressions
-  const re = t.regexEntries;
-  for (let k = 0; k < re.length; k++) {
-    const i = unchecked(re[k]);
-    if (i >= best) break;
-    const e = unchecked(t.entries[i]);
-    if (e.pathRegex!.matches(path, pathLen) && conditionsHold(e)) { best = i; break; }
-  }
-  // prefixes, along the trie
+  if (list >= 0) best = firstMatch(t, unchecked(t.exactLists[list]), best, false);
+  // regular expressions without a literal prefix
+  best = firstRegex(t, t.regexEntries, best);
+  // prefixes and the regexes filed under a literal prefix, along the trie
   best = firstMatch(t, unchecked(t.nodeEntries[0]), best, false);
+  best = firstRegex(t, unchecked(t.nodeRegex[0]), best);
   if (pathLen > 0 && load<u8>(path) == 0x2f) {
     let node = 0;
     let s = 1;
@@ -92,13 +87,24 @@ export function selectRoute(t: RouteTable, p: usize, n: i32): i32 {
       if (child < 0) break;
       node = child;
       best = firstMatch(t, unchecked(t.nodeEntries[node]), best, true);
+      best = firstRegex(t, unchecked(t.nodeRegex[node]), best);
       s = e + 1;
     }
   }
   return best == NO_MATCH ? -1 : <i32>unchecked(t.entries[best]).result;
 }
 
-function firstMatch(t: RouteTable, list: i32[], best: i32, checkGrpc: bool): i32 {
+@inline function firstRegex(t: RouteTable, list: StaticArray<i32>, best: i32): i32 {
+  for (let k = 0; k < list.length; k++) {
+    const i = unchecked(list[k]);
+    if (i >= best) return best;
+    const e = unchecked(t.entries[i]);
+    if (e.pathRegex!.matches(path, pathLen) && conditionsHold(e)) return i;
+  }
+  return best;
+}
+
+@inline function firstMatch(t: RouteTable, list: StaticArray<i32>, best: i32, checkGrpc: bool): i32 {
   for (let k = 0; k < list.length; k++) {
     const i = unchecked(list[k]);
     if (i >= best) return best;

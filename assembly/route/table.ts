@@ -51,13 +51,23 @@ export class Entry {
 
 export class RouteTable {
   blob: usize = 0;
-  entries: Entry[] = [];
+  // What selection reads, frozen into StaticArrays once loaded (direct loads, no Array calls):
+  entries: StaticArray<Entry> = new StaticArray<Entry>(0);
   exact: ByteMap = new ByteMap();
-  exactLists: Array<i32[]> = [];
+  exactLists: StaticArray<StaticArray<i32>> = new StaticArray<StaticArray<i32>>(0);
   // trie: node 0 is "/"; children keyed by (parent, segment); entries per node in rank order
-  nodeEntries: Array<i32[]> = [[]];
+  nodeEntries: StaticArray<StaticArray<i32>> = new StaticArray<StaticArray<i32>>(0);
   children: ByteMap = new ByteMap();
-  regexEntries: i32[] = [];
+  /** Regex entries with no literal path prefix to index them by: tried for every request. */
+  regexEntries: StaticArray<i32> = new StaticArray<i32>(0);
+  /** Regex entries by the trie node of their literal prefix's whole segments (in rank order). */
+  nodeRegex: StaticArray<StaticArray<i32>> = new StaticArray<StaticArray<i32>>(0);
+  // the same while loading
+  private bEntries: Entry[] = [];
+  private bExactLists: Array<i32[]> = [];
+  private bNodeEntries: Array<i32[]> = [[]];
+  private bRegexEntries: i32[] = [];
+  private bNodeRegex: Array<i32[]> = [[]];
   // what went wrong when load() returned false
   error: i32 = TABLE_OK;
   errorEntry: i32 = -1;
@@ -116,46 +126,71 @@ export class RouteTable {
         const c = e.queries[k];
         if (c.kind == COND_REGEX && (c.regex = compiler.compile(c.value, c.valueLen)) === null) return this.badRegex(i, 1001 + k, compiler);
       }
-      this.entries.push(e);
+      this.bEntries.push(e);
       this.index(e, i);
     }
     if (this.p != this.end) return this.malformed();
+    this.freeze();
     return true;
+  }
+
+  private freeze(): void {
+    const n = this.bEntries.length;
+    this.entries = new StaticArray<Entry>(n);
+    for (let i = 0; i < n; i++) this.entries[i] = this.bEntries[i];
+    this.exactLists = freezeLists(this.bExactLists);
+    this.nodeEntries = freezeLists(this.bNodeEntries);
+    this.nodeRegex = freezeLists(this.bNodeRegex);
+    this.regexEntries = freezeList(this.bRegexEntries);
+    this.bEntries = [];
+    this.bExactLists = [];
+    this.bNodeEntries = [];
+    this.bNodeRegex = [];
+    this.bRegexEntries = [];
   }
 
   private index(e: Entry, i: i32): void {
     if (e.pathKind == PATH_EXACT) {
       let list = this.exact.get(0, e.path, e.pathLen);
       if (list < 0) {
-        list = this.exactLists.length;
-        this.exactLists.push([]);
+        list = this.bExactLists.length;
+        this.bExactLists.push([]);
         this.exact.set(0, e.path, e.pathLen, list);
       }
-      this.exactLists[list].push(i);
+      this.bExactLists[list].push(i);
     } else if (e.pathKind == PATH_REGEX) {
-      this.regexEntries.push(i);
+      // A regex can only match paths that start with its literal prefix: file it under the trie
+      // node of that prefix's complete segments, so requests elsewhere never run it.
+      const lit = literalSegments(e.path, e.pathLen);
+      if (lit <= 1) this.bRegexEntries.push(i);
+      else this.bNodeRegex[this.nodeFor(e.path, lit)].push(i);
     } else {
       // prefix or gRPC service: walk/extend the trie along the segments; trailing '/' ignored
       let n = e.pathLen;
       while (n > 0 && load<u8>(e.path + <usize>n - 1) == 0x2f) n--;
       e.pathLen = n;
-      let node = 0;
-      let s = 1; // past the leading '/'
-      while (s <= n) {
-        let t = s;
-        while (t < n && load<u8>(e.path + <usize>t) != 0x2f) t++;
-        if (t > n) t = n;
-        let child = this.children.get(<u32>node, e.path + <usize>s, t - s);
-        if (child < 0) {
-          child = this.nodeEntries.length;
-          this.nodeEntries.push([]);
-          this.children.set(<u32>node, e.path + <usize>s, t - s, child);
-        }
-        node = child;
-        s = t + 1;
-      }
-      this.nodeEntries[node].push(i);
+      this.bNodeEntries[this.nodeFor(e.path, n)].push(i);
     }
+  }
+
+  // The trie node for the segments of the n bytes at path (created as needed); "" and "/" are the root.
+  private nodeFor(path: usize, n: i32): i32 {
+    let node = 0;
+    let s = 1; // past the leading '/'
+    while (s <= n) {
+      let t = s;
+      while (t < n && load<u8>(path + <usize>t) != 0x2f) t++;
+      let child = this.children.get(<u32>node, path + <usize>s, t - s);
+      if (child < 0) {
+        child = this.bNodeEntries.length;
+        this.bNodeEntries.push([]);
+        this.bNodeRegex.push([]);
+        this.children.set(<u32>node, path + <usize>s, t - s, child);
+      }
+      node = child;
+      s = t + 1;
+    }
+    return node;
   }
 
   private lastLen: i32 = 0;
@@ -203,5 +238,39 @@ export class RouteTable {
   dispose(): void {
     if (this.blob != 0) heap.free(this.blob);
     this.blob = 0;
+    this.exact.dispose();
+    this.children.dispose();
   }
+}
+
+// The length of a regex's literal leading text up to its last '/' (the complete segments every match
+// must start with), or 0. Conservative: any alternation, or anything but plain characters, ends it;
+// a character followed by a quantifier that may skip it is not part of it.
+function literalSegments(p: usize, n: i32): i32 {
+  for (let i = 0; i < n; i++) if (load<u8>(p + <usize>i) == 0x7c) return 0; // |
+  if (n == 0 || load<u8>(p) != 0x2f) return 0;
+  let end = 0;
+  for (; end < n; end++) {
+    const c = load<u8>(p + <usize>end);
+    if (c == 0x5c || c == 0x2e || c == 0x2b || c == 0x2a || c == 0x3f || c == 0x28 || c == 0x29 || c == 0x5b ||
+        c == 0x5d || c == 0x7b || c == 0x7d || c == 0x5e || c == 0x24) {
+      if ((c == 0x2a || c == 0x3f || c == 0x7b) && end > 0) end--; // x* x? x{0,..}: x may be absent
+      break;
+    }
+  }
+  let slash = 0;
+  for (let i = 0; i < end; i++) if (load<u8>(p + <usize>i) == 0x2f) slash = i;
+  return slash; // the text before the last '/' of the literal part: whole segments
+}
+
+function freezeList(list: i32[]): StaticArray<i32> {
+  const out = new StaticArray<i32>(list.length);
+  for (let i = 0; i < list.length; i++) out[i] = list[i];
+  return out;
+}
+
+function freezeLists(lists: Array<i32[]>): StaticArray<StaticArray<i32>> {
+  const out = new StaticArray<StaticArray<i32>>(lists.length);
+  for (let i = 0; i < lists.length; i++) out[i] = freezeList(lists[i]);
+  return out;
 }

@@ -2,7 +2,7 @@
 // encoded into the blob the core indexes; select() asks the core for the first entry a request head
 // matches. One table per route parent (a Service port as one caller namespace sees it).
 import { core, mem } from './wasm.js';
-import { writeFields, type FieldList } from './fields.js';
+import type { FieldList } from './fields.js';
 
 export enum PathKind { Prefix = 0, Exact = 1, Regex = 2, GrpcService = 3 }
 export enum CondKind { Exact = 0, Regex = 1 }
@@ -32,6 +32,7 @@ export class RouteTableError extends Error {
 }
 
 const MAGIC = 0x54524b53;
+const SCRATCH_GUESS = 4096;
 
 /** The blob assembly/route/table.ts reads. Strings are UTF-8 (as the YAML gave them). */
 export function encodeTable(entries: readonly TableEntry[]): Buffer {
@@ -72,7 +73,14 @@ const registry = new FinalizationRegistry<number>((id) => core.route_table_free(
 /** A loaded table. Freed when collected, or at once with free(). */
 export class CoreRouteTable {
   private id: number;
+  /** Header names some entry looks at: only these (and :method, :path) cross into the core. */
+  private names: Set<string>;
   constructor(entries: readonly TableEntry[]) {
+    this.names = new Set([':path']);
+    for (const e of entries) {
+      if (e.method !== undefined) this.names.add(':method');
+      for (const h of e.headers) this.names.add(h.name);
+    }
     const blob = encodeTable(entries);
     const p = core.scratch(blob.length);
     mem().u8.set(blob, p);
@@ -89,8 +97,43 @@ export class CoreRouteTable {
 
   /** The result of the first entry the request head matches, or -1. */
   select(fields: FieldList): number {
-    const count = writeFields(fields);
+    // the same records h2_submit_headers reads (fields.ts writeFields), for the fields that matter;
+    // one pass into a reservation that fits any ordinary head, two when a head is bigger
+    let count = this.write(fields, SCRATCH_GUESS);
+    if (count < 0) {
+      let size = 0;
+      for (let i = 0; i < fields.length; i += 2) size += 12 + fields[i].length + fields[i + 1].length;
+      count = this.write(fields, size);
+    }
     return core.route_select(this.id, count);
+  }
+
+  private write(fields: FieldList, room: number): number {
+    const names = this.names;
+    const base = core.scratch(room);
+    const { dv, u8, buf } = mem();
+    const end = base + room;
+    let p = base;
+    let count = 0;
+    for (let i = 0; i < fields.length; i += 2) {
+      const name = fields[i];
+      if (!names.has(name)) continue;
+      const value = fields[i + 1];
+      if (p + 12 + name.length + value.length > end) return -1;
+      dv.setUint32(p, name.length, true);
+      dv.setUint32(p + 4, value.length, true);
+      dv.setUint32(p + 8, 0, true);
+      p += 12;
+      for (let k = 0; k < name.length; k++) u8[p + k] = name.charCodeAt(k);
+      p += name.length;
+      if (value.length > 48) p += buf.write(value, p, value.length, 'latin1');
+      else {
+        for (let k = 0; k < value.length; k++) u8[p + k] = value.charCodeAt(k);
+        p += value.length;
+      }
+      count++;
+    }
+    return count;
   }
 
   free(): void {
