@@ -82,13 +82,23 @@ async function main(argv: string[]): Promise<number> {
       const { loadDirectory } = await import('./config/directory.js');
       const r = loadDirectory(positionals[0]);
       for (const w of r.warnings) console.log(`warning: ${w}`);
-      const all = [...r.errors, ...r.routeErrors];
+      const all = [...r.errors, ...r.routeErrors].map(String);
+      if (r.snapshot) {
+        // routes as a controller would report them: not attached, or with backends that do not resolve
+        const { routeStatuses, describeStatus } = await import('./route/status.js');
+        for (const st of routeStatuses(r.snapshot)) {
+          for (const { line, ok } of describeStatus(st)) {
+            if (ok) console.log(`route: ${line}`);
+            else all.push(`${st.route.source}:${st.route.line}: ${line}`);
+          }
+        }
+      }
       if (all.length === 0 && r.snapshot) {
         console.log(`${positionals[0]}: ${r.snapshot.objectCount} objects, valid`);
         return 0;
       }
-      for (const e of all) console.error(String(e));
-      console.error(`${positionals[0]}: ${all.length} error${all.length === 1 ? '' : 's'}`);
+      for (const e of all) console.error(e);
+      console.error(`${positionals[0]}: ${all.length} problem${all.length === 1 ? '' : 's'}`);
       return 1;
     }
     case 'version':

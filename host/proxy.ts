@@ -5,6 +5,7 @@ import type http from 'node:http';
 import { Inbound } from './inbound/inbound.js';
 import { Outbound } from './outbound/outbound.js';
 import { Resolver } from './outbound/discovery.js';
+import { routeStatuses } from './route/status.js';
 import { DirectorySource } from './config/directory.js';
 import { Snapshot } from './config/snapshot.js';
 import type { ConfigError } from './config/objects.js';
@@ -63,6 +64,22 @@ function listen(server: net.Server | http.Server, at: HostPort): Promise<HostPor
   });
 }
 
+/** What GET /config on the admin server shows: the snapshot in use and the status of its routes. */
+function effectiveConfig(snapshot: Snapshot, generation: number, dir: string | null, workload: string): unknown {
+  return {
+    source: dir, generation, workload, objects: snapshot.objectCount,
+    services: [...snapshot.services.values()].map((s) => ({
+      namespace: s.namespace, name: s.name, ports: s.ports.map((p) => p.port), source: s.source,
+      endpointSlices: snapshot.slicesOf(s.namespace, s.name).map((e) => ({ name: e.name, endpoints: e.endpoints.filter((x) => x.ready && !x.terminating).flatMap((x) => x.addresses) })),
+    })),
+    routes: routeStatuses(snapshot).map(({ route, parents }) => ({
+      kind: route.kind, namespace: route.namespace, name: route.name, source: `${route.source}:${route.line}`,
+      rules: route.rules.length,
+      parents: parents.map((p) => ({ parentRef: p.parentRef, conditions: p.conditions })),
+    })),
+  };
+}
+
 /** Startup refused: the configuration is invalid. Each error names file, object and field. */
 export class ConfigRejected extends Error {
   constructor(readonly errors: ConfigError[]) {
@@ -119,6 +136,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     ready: () => closing === null,
     readyDetails: () => ['identity: none (plaintext; no identity flags given)'],
     shutdown: () => { void running.close(); },
+    config: () => effectiveConfig(snapshot, generation, options.config ?? null, workload),
   });
   const outboundBound = await listen(outboundServer, outboundAt);
   const inboundBound = await listen(inboundServer, inboundAt);

@@ -1,5 +1,6 @@
-// The admin server: liveness and readiness for the kubelet, and a shutdown hook. Not on the data
-// path, so it uses node:http. Metrics and config dumps join it in later issues.
+// The admin server: liveness and readiness for the kubelet, a shutdown hook, and the effective
+// configuration (GET /config: what this proxy serves, with route status as a controller would
+// report it). Not on the data path, so it uses node:http. Metrics join it in a later issue.
 import http from 'node:http';
 
 export interface AdminState {
@@ -7,6 +8,8 @@ export interface AdminState {
   /** Lines for /ready's body (e.g. "identity: none (plaintext)"). */
   readyDetails(): string[];
   shutdown(): void;
+  /** The effective configuration, as JSON-ready data. */
+  config(): unknown;
 }
 
 export function createAdminServer(state: AdminState): http.Server {
@@ -27,6 +30,12 @@ export function createAdminServer(state: AdminState): http.Server {
       state.shutdown();
       return;
     }
-    text(404, 'admin endpoints: /live, /ready, POST /shutdown\n');
+    if (path === '/config') {
+      const body = `${JSON.stringify(state.config(), null, 2)}\n`;
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+      return;
+    }
+    text(404, 'admin endpoints: /live, /ready, /config, POST /shutdown\n');
   });
 }
