@@ -12,6 +12,7 @@ import { withStatus } from './h1-message.js';
 import { respondProxyError, ProxyErrorKind } from './proxy-error.js';
 import type { HeaderModifier } from '../route/model.js';
 import { modifyHeaders } from '../route/filters.js';
+import type { Mirror } from '../route/mirror.js';
 
 /** Told once when an exchange is over (the response ended, or either side failed). */
 export interface ExchangeObserver {
@@ -48,6 +49,8 @@ export class Exchange implements StreamHandler {
   upgrade: string | null = null;
   private grpc: boolean;
   private responded = false;
+  /** Copies of the request going to RequestMirror backends: they get the body too, never the response. */
+  mirrors: Mirror[] | null = null;
   /** Route rule response filters (ResponseHeaderModifier), applied to the response head. */
   responseHeaders: HeaderModifier[] | null = null;
   /** Tries so far beyond the first. */
@@ -157,6 +160,7 @@ export class Exchange implements StreamHandler {
 
   onData(from: HttpStream, data: Buffer): void {
     const to = from === this.down ? this.up : this.down;
+    if (this.mirrors !== null && from === this.down) for (const m of this.mirrors) m.write(data);
     if (to === null) {
       if (this.done) from.consume(data.length); // answered locally: the rest of the body is dropped
       else (this.early ??= []).push(data); // credited once the upstream takes it
@@ -187,11 +191,13 @@ export class Exchange implements StreamHandler {
 
   onTrailers(from: HttpStream, fields: FieldList): void {
     const to = from === this.down ? this.up : this.down;
+    if (this.mirrors !== null && from === this.down) for (const m of this.mirrors) m.end(forwardFields(fields, null, true));
     if (to && !to.closed) to.end(undefined, forwardFields(fields, null, to === this.up ? this.upIsH2 : this.downIsH2));
   }
 
   onEnd(from: HttpStream): void {
     if (from === this.up) this.finish(true);
+    if (this.mirrors !== null && from === this.down && !from.trailers) for (const m of this.mirrors) m.end();
     if (from.trailers) return; // ended by trailers, already forwarded
     const to = from === this.down ? this.up : this.down;
     if (to && !to.closed) to.end();
@@ -214,7 +220,8 @@ export class Exchange implements StreamHandler {
     }
     this.finish(false);
     if (from === this.down) {
-      // the client went away: stop the upstream work
+      // the client went away: stop the upstream work, and the mirrors' (their requests are cut short)
+      if (this.mirrors !== null) for (const m of this.mirrors) m.abort();
       if (this.up && !this.up.closed) this.up.reset(ErrorCode.CANCEL);
       return;
     }

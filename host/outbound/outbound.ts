@@ -23,6 +23,8 @@ import { Balancer, EndpointState } from './balancer.js';
 import { Router } from '../route/router.js';
 import { routesFor } from '../route/attach.js';
 import { modifyHeaders, redirectLocation, rewriteUrl } from '../route/filters.js';
+import { Mirror } from '../route/mirror.js';
+import type { BackendRef } from '../route/model.js';
 
 export interface OutboundOptions extends ListenerOptions {
   resolver: Resolver;
@@ -186,6 +188,9 @@ export class Outbound extends HttpListener implements ExchangeObserver {
       else if (f.type === 'URLRewrite') rewriteUrl(out, f, ref.prefix);
       else if (f.type === 'ResponseHeaderModifier') (exchange.responseHeaders ??= []).push(f.modifier);
     }
+    for (const f of rule.filters) {
+      if (f.type === 'RequestMirror' && (f.percent >= 100 || Math.random() * 100 < f.percent)) this.mirror(exchange, target, f.backend, out, dest.port.port);
+    }
     const refs = rule.backendRefs;
     let total = 0;
     for (const b of refs) total += b.weight;
@@ -213,11 +218,26 @@ export class Outbound extends HttpListener implements ExchangeObserver {
       if (f.type === 'RequestHeaderModifier') modifyHeaders(out, f.modifier);
       else if (f.type === 'URLRewrite') rewriteUrl(out, f, ref.prefix);
       else if (f.type === 'ResponseHeaderModifier') (exchange.responseHeaders ??= []).push(f.modifier);
+      else if (f.type === 'RequestMirror' && (f.percent >= 100 || Math.random() * 100 < f.percent)) this.mirror(exchange, target, f.backend, out, dest.port.port);
     }
     const timeout = rule.backendRequestTimeoutMs && rule.requestTimeoutMs ? Math.min(rule.backendRequestTimeoutMs, rule.requestTimeoutMs)
       : rule.backendRequestTimeoutMs || rule.requestTimeoutMs;
     if (timeout > 0) exchange.limitResponseTime(timeout);
     return { backend: this.backendOf(target.snapshot, d), fields: out };
+  }
+
+  /** Starts a RequestMirror copy of the request (already filtered) to `ref`'s Service; failures are ignored. */
+  private mirror(exchange: Exchange, target: Target, ref: BackendRef, fields: FieldList, port: number): void {
+    if (ref.group !== '' || ref.kind !== 'Service') return;
+    const d = this.options.resolver.resolve(target.snapshot, `${ref.name}.${ref.namespace}:${ref.port ?? port}`);
+    if (typeof d === 'string') return;
+    const ep = this.backendOf(target.snapshot, d).balancer.pick();
+    if (!ep) return;
+    const isH2 = exchange.downIsH2;
+    const h2 = ep.address.meshed || (ep.address.h2c && isH2);
+    const next = forwardFields(fields, isH2 ? VIA_H2 : VIA_H1, h2);
+    if (ep.address.meshed && !isH2) next.push(ORIG_PROTO, 'HTTP/1.1');
+    (exchange.mirrors ??= []).push(new Mirror(this.pool(ep, h2), next, exchange.headOnly));
   }
 
   /** Picks an endpoint for the exchange's request and sends it there. */

@@ -9,6 +9,8 @@ import { ConfigDir, eventually } from '../helpers/mesh.mjs';
 
 const BACKENDS = ['v1', 'v2', 'v3', 'api', 'canary', 'slow'];
 const servers = [];
+/** What each backend received, in order: { backend, method, path, body, answeredAt? } */
+const seen = [];
 const ports = {};
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 
@@ -17,7 +19,10 @@ function echoServer(name) {
     let body = '';
     req.on('data', (c) => { body += c; });
     req.on('end', () => {
+      const record = { backend: name, method: req.method, path: req.url, headers: req.headers, body, answered: false };
+      seen.push(record);
       const reply = () => {
+        record.answered = true;
         res.writeHead(200, { 'content-type': 'application/json', 'x-backend': name, 'x-drop-me': 'yes' });
         res.end(JSON.stringify({ backend: name, method: req.method, path: req.url, headers: req.headers, body }));
       };
@@ -122,6 +127,17 @@ spec:
       timeouts: {request: 200ms}
       backendRefs: [${backend('slow')}]
     - matches: [{path: {value: /tie}}]
+      backendRefs: [${backend('v1')}]
+    - matches: [{path: {value: /mirror}}]
+      filters: [{type: RequestMirror, requestMirror: {backendRef: {name: api, port: 80}}}]
+      backendRefs: [${backend('v1')}]
+    - matches: [{path: {value: /mirror-slow}}]
+      filters:
+        - {type: RequestMirror, requestMirror: {backendRef: {name: slow, port: 80}}}
+        - {type: RequestMirror, requestMirror: {backendRef: {name: nowhere, port: 80}}}
+      backendRefs: [${backend('v2')}]
+    - matches: [{path: {value: /mirror-half}}]
+      filters: [{type: RequestMirror, requestMirror: {backendRef: {name: v3, port: 80}, percent: 0}}]
       backendRefs: [${backend('v1')}]
     - matches: [{path: {value: /per-backend}}]
       backendRefs:
@@ -357,6 +373,28 @@ test('GAMMA: a consumer route replaces the producer routes for callers in its na
   await runRow(consumerProxy, [{ host: 'shop.default', path: '/producer-only' }, { status: 404 }]);
   await runRow(consumerProxy, [{ path: '/exact' }, { backend: 'v1' }]); // web has no consumer routes: producer ones apply
   await runRow(proxy, [{ host: 'shop.default', path: '/x' }, { backend: 'v1' }]);
+});
+
+test('RequestMirror: a copy (with its body) reaches the mirror; its slowness or absence never touches the response', async () => {
+  seen.length = 0;
+  const r = await send(proxy, { path: '/mirror/a?x=1', method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'mirrored body' });
+  assert.is(r.json.backend, 'v1');
+  assert.is(r.json.body, 'mirrored body');
+  const copy = await eventually(() => seen.find((x) => x.backend === 'api'));
+  assert.ok(copy, 'the mirror got the request');
+  assert.is(copy.path, '/mirror/a?x=1');
+  assert.is(copy.method, 'POST');
+  assert.is(copy.body, 'mirrored body');
+  // the slow mirror (1.5 s) has not answered when the client already has its answer
+  seen.length = 0;
+  const r2 = await send(proxy, { path: '/mirror-slow' });
+  assert.is(r2.json.backend, 'v2');
+  const slow = seen.find((x) => x.backend === 'slow');
+  assert.ok(!slow || !slow.answered, 'the response did not wait for the mirror');
+  // percent 0: never mirrored
+  seen.length = 0;
+  for (let i = 0; i < 20; i++) assert.is((await send(proxy, { path: '/mirror-half' })).json.backend, 'v1');
+  assert.is(seen.filter((x) => x.backend === 'v3').length, 0);
 });
 
 test('weights: 3:1 split over 200 requests lands on both, in about that ratio; weight 0 never', async () => {
