@@ -13,6 +13,7 @@ import { respondProxyError, ProxyErrorKind } from './proxy-error.js';
 import type { HeaderModifier } from '../route/model.js';
 import { modifyHeaders } from '../route/filters.js';
 import type { Mirror } from '../route/mirror.js';
+import type { RetryState } from '../route/retry.js';
 
 /** Told once when an exchange is over (the response ended, or either side failed). */
 export interface ExchangeObserver {
@@ -55,6 +56,14 @@ export class Exchange implements StreamHandler {
   responseHeaders: HeaderModifier[] | null = null;
   /** Tries so far beyond the first. */
   retries = 0;
+  /** The route rule's retry policy for this request, if any. */
+  retryState: RetryState | null = null;
+  /** Per try: answer 504 (or retry) if the upstream sends no response head within this many ms (0: none). */
+  attemptTimeoutMs = 0;
+  private attemptTimer: NodeJS.Timeout | null = null;
+  /** The client sent body bytes (a retry must send them again, so its head is not the whole request). */
+  private bodyReceived = false;
+  private retryTimer: NodeJS.Timeout | null = null;
   /** Request body bytes sent upstream: a request with a body is never retried (it is gone). */
   private bodySent = false;
   // bytes received but not yet credited back, per side, waiting for the other side to drain
@@ -80,7 +89,7 @@ export class Exchange implements StreamHandler {
 
   /** Whether the upstream request is complete with its head (no body will follow). */
   get headOnly(): boolean {
-    return this.down.remoteEnded && this.early === null && this.down.trailers === null;
+    return this.down.remoteEnded && !this.bodyReceived && this.early === null && this.down.trailers === null;
   }
 
   /** Opens the upstream stream on an HTTP/2 `session` with the request head `fields`. */
@@ -101,10 +110,32 @@ export class Exchange implements StreamHandler {
     this.up = up;
     up.handler = this;
     up.autoConsume = false;
+    if (this.attemptTimeoutMs > 0) this.attemptTimer = setTimeout(Exchange.attemptExpired, this.attemptTimeoutMs, this, up);
     if (up.localEnded) return;
+    const rs = this.retryState;
+    if (this.retries > 0 && rs !== null) {
+      if (rs.replay === null) {
+        // more of the body arrived while waiting to retry than we can hold: it cannot be resent
+        up.reset(ErrorCode.CANCEL);
+        this.up = null;
+        this.fail(ProxyErrorKind.BAD_GATEWAY, 'upstream failed and the request body is too large to send again');
+        return;
+      }
+      // a retry: the body so far again, then whatever still comes; what arrived during the backoff
+      // is in the replay too, so it is credited to the client now
+      for (const chunk of rs.replay) up.write(chunk);
+      const early = this.early;
+      this.early = null;
+      if (early) for (const c of early) this.down.consume(c.length);
+      if (this.down.remoteEnded) {
+        const t = this.down.trailers;
+        up.end(undefined, t ? forwardFields(t, null, this.upIsH2) : undefined);
+      }
+      return;
+    }
     const early = this.early;
     this.early = null;
-    if (early) for (const chunk of early) this.onData(this.down, chunk);
+    if (early) for (const chunk of early) this.forward(this.down, chunk);
     if (this.down.remoteEnded) {
       const t = this.down.trailers;
       up.end(undefined, t ? forwardFields(t, null, this.upIsH2) : undefined);
@@ -134,6 +165,35 @@ export class Exchange implements StreamHandler {
     }
   }
 
+  private static attemptExpired(x: Exchange, up: HttpStream): void {
+    x.attemptTimer = null;
+    if (x.up !== up || x.responded || x.done) return;
+    if (x.retryState !== null && x.retryState.wants(504)) x.tryAgain('no response in time');
+    else x.fail(ProxyErrorKind.TIMEOUT, `upstream did not answer within ${x.attemptTimeoutMs} ms`);
+  }
+
+  /** Drops the current try (its response is not the client's) and sends the request again after a backoff. */
+  private tryAgain(why: string): void {
+    const old = this.up!;
+    this.up = null;
+    old.handler = null;
+    old.autoConsume = true;
+    if (!old.closed) old.reset(ErrorCode.CANCEL);
+    this.upOwed = 0;
+    this.retryState!.left--;
+    this.retries++;
+    this.retryTimer = setTimeout(Exchange.retryNow, this.retryState!.delay(this.retries - 1), this, why);
+  }
+  private static retryNow(x: Exchange, why: string): void {
+    x.retryTimer = null;
+    if (x.done || x.down.closed) return;
+    if (x.retryState!.replay === null) {
+      x.fail(ProxyErrorKind.BAD_GATEWAY, `upstream ${why}, and the request body is too large to send again`);
+      return;
+    }
+    if (!x.observer?.retry?.(x)) x.fail(ProxyErrorKind.BAD_GATEWAY, `upstream ${why}, and the request could not be sent again`);
+  }
+
   private dropEarlyBody(): void {
     const early = this.early;
     this.early = null;
@@ -142,9 +202,14 @@ export class Exchange implements StreamHandler {
 
   // ---- StreamHandler ------------------------------------------------------------------------
 
-  onResponse(_s: HttpStream, fields: FieldList, status: number, endStream: boolean): void {
-    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+  onResponse(s: HttpStream, fields: FieldList, status: number, endStream: boolean): void {
+    if (this.attemptTimer) { clearTimeout(this.attemptTimer); this.attemptTimer = null; }
     if (this.down.closed) return;
+    if (this.retryState !== null && s === this.up && this.retryState.wants(status)) {
+      this.tryAgain(`status ${status}`);
+      return;
+    }
+    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
     this.responded = true;
     if (this.upgrade !== null && (status === 101 || (status === 200 && this.upIsH2))) {
       fields = withStatus(fields, this.downIsH2 ? '200' : '101');
@@ -159,8 +224,17 @@ export class Exchange implements StreamHandler {
   }
 
   onData(from: HttpStream, data: Buffer): void {
+    if (from === this.down) {
+      this.bodyReceived = true;
+      if (this.mirrors !== null) for (const m of this.mirrors) m.write(data);
+      if (this.retryState !== null) this.retryState.keep(data);
+    }
+    this.forward(from, data);
+  }
+
+  // Body bytes from one side to the other, credited to the sender once the other side took them.
+  private forward(from: HttpStream, data: Buffer): void {
     const to = from === this.down ? this.up : this.down;
-    if (this.mirrors !== null && from === this.down) for (const m of this.mirrors) m.write(data);
     if (to === null) {
       if (this.done) from.consume(data.length); // answered locally: the rest of the body is dropped
       else (this.early ??= []).push(data); // credited once the upstream takes it
@@ -205,6 +279,8 @@ export class Exchange implements StreamHandler {
 
   private finish(ok: boolean): void {
     if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+    if (this.attemptTimer) { clearTimeout(this.attemptTimer); this.attemptTimer = null; }
+    if (this.retryTimer) { clearTimeout(this.retryTimer); this.retryTimer = null; }
     if (this.done) return;
     this.done = true;
     this.observer?.exchangeDone(this, ok);

@@ -24,6 +24,7 @@ import { Router } from '../route/router.js';
 import { routesFor } from '../route/attach.js';
 import { modifyHeaders, redirectLocation, rewriteUrl } from '../route/filters.js';
 import { Mirror } from '../route/mirror.js';
+import { RetryBudget, RetryState } from '../route/retry.js';
 import type { BackendRef } from '../route/model.js';
 
 export interface OutboundOptions extends ListenerOptions {
@@ -62,6 +63,7 @@ export class Outbound extends HttpListener implements ExchangeObserver {
   private endpoints = new Map<string, EndpointState>();
   private pools = new Map<string, Upstream>();
   private lastSnapshot: Snapshot | null = null;
+  private budgets = new Map<string, RetryBudget>();
 
   constructor(private options: OutboundOptions) {
     super({ ...options, session: { ...options.session, enableConnectProtocol: true } });
@@ -220,10 +222,25 @@ export class Outbound extends HttpListener implements ExchangeObserver {
       else if (f.type === 'ResponseHeaderModifier') (exchange.responseHeaders ??= []).push(f.modifier);
       else if (f.type === 'RequestMirror' && (f.percent >= 100 || Math.random() * 100 < f.percent)) this.mirror(exchange, target, f.backend, out, dest.port.port);
     }
-    const timeout = rule.backendRequestTimeoutMs && rule.requestTimeoutMs ? Math.min(rule.backendRequestTimeoutMs, rule.requestTimeoutMs)
-      : rule.backendRequestTimeoutMs || rule.requestTimeoutMs;
-    if (timeout > 0) exchange.limitResponseTime(timeout);
+    // timeouts.request bounds the whole exchange (every try); timeouts.backendRequest each try
+    if (rule.requestTimeoutMs > 0) exchange.limitResponseTime(rule.requestTimeoutMs);
+    if (rule.backendRequestTimeoutMs > 0) exchange.attemptTimeoutMs = rule.backendRequestTimeoutMs;
+    if (rule.retry && rule.retry.attempts > 0) {
+      const budget = this.budgetFor(`${ref.route.kind} ${ref.route.namespace}/${ref.route.name}#${ref.ruleIndex}`);
+      budget.recordRequest();
+      exchange.retryState = new RetryState(new Set(rule.retry.codes), rule.retry.attempts, rule.retry.backoffMs, budget);
+    }
     return { backend: this.backendOf(target.snapshot, d), fields: out };
+  }
+
+  /** The retry budget of a route rule (kept across config changes). */
+  private budgetFor(key: string): RetryBudget {
+    let b = this.budgets.get(key);
+    if (!b) {
+      if (this.budgets.size > 10_000) this.budgets.clear();
+      this.budgets.set(key, b = new RetryBudget());
+    }
+    return b;
   }
 
   /** Starts a RequestMirror copy of the request (already filtered) to `ref`'s Service; failures are ignored. */

@@ -7,7 +7,9 @@ import http from 'node:http';
 import { startProxy } from '../../dist/host/index.js';
 import { ConfigDir, eventually } from '../helpers/mesh.mjs';
 
-const BACKENDS = ['v1', 'v2', 'v3', 'api', 'canary', 'slow'];
+const BACKENDS = ['v1', 'v2', 'v3', 'api', 'canary', 'slow', 'flaky', 'slowfirst'];
+/** Tries per x-key seen by the flaky and slowfirst backends. */
+const tries = new Map();
 const servers = [];
 /** What each backend received, in order: { backend, method, path, body, answeredAt? } */
 const seen = [];
@@ -26,7 +28,15 @@ function echoServer(name) {
         res.writeHead(200, { 'content-type': 'application/json', 'x-backend': name, 'x-drop-me': 'yes' });
         res.end(JSON.stringify({ backend: name, method: req.method, path: req.url, headers: req.headers, body }));
       };
-      if (name === 'slow') setTimeout(reply, 1500); else reply();
+      const key = `${name}:${req.headers['x-key']}`;
+      const n = (tries.get(key) ?? 0) + 1;
+      tries.set(key, n);
+      if (name === 'flaky' && n <= Number(req.headers['x-fail'] ?? 0)) {
+        res.writeHead(503, { 'content-type': 'application/json', 'x-backend': name });
+        res.end(JSON.stringify({ backend: name, try: n, failed: true, body }));
+        return;
+      }
+      if (name === 'slow' || (name === 'slowfirst' && n === 1)) setTimeout(reply, 1500); else reply();
     });
   });
 }
@@ -144,6 +154,26 @@ spec:
         - name: v2
           port: 80
           filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-picked, value: v2}]}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web-retries, namespace: default}
+spec:
+  parentRefs: [{group: "", kind: Service, name: web, port: 80}]
+  rules:
+    - matches: [{path: {value: /retry}}]
+      retry: {codes: [503], attempts: 2, backoff: 10ms}
+      backendRefs: [${backend('flaky')}]
+    - matches: [{path: {value: /retry-other-code}}]
+      retry: {codes: [500], attempts: 2, backoff: 10ms}
+      backendRefs: [${backend('flaky')}]
+    - matches: [{path: {value: /retry-slow}}]
+      timeouts: {request: 5s, backendRequest: 300ms}
+      retry: {codes: [504], attempts: 1, backoff: 10ms}
+      backendRefs: [${backend('slowfirst')}]
+    - matches: [{path: {value: /attempt-timeout}}]
+      timeouts: {backendRequest: 200ms}
+      backendRefs: [${backend('slow')}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -395,6 +425,53 @@ test('RequestMirror: a copy (with its body) reaches the mirror; its slowness or 
   seen.length = 0;
   for (let i = 0; i < 20; i++) assert.is((await send(proxy, { path: '/mirror-half' })).json.backend, 'v1');
   assert.is(seen.filter((x) => x.backend === 'v3').length, 0);
+});
+
+let keySerial = 0;
+test('retries: the listed codes are retried up to attempts, with the whole body each time; others are not', async () => {
+  const key = () => `k${++keySerial}`;
+  // two failures, two retries allowed: the third try answers
+  let k = key();
+  let r = await send(proxy, { path: '/retry', method: 'POST', body: 'payload', headers: { 'x-key': k, 'x-fail': '2' } });
+  assert.is(r.status, 200, `${r.text} ${JSON.stringify(r.headers)}`);
+  assert.is(r.json.body, 'payload');
+  assert.is(tries.get(`flaky:${k}`), 3);
+  // three failures: the last failure is the answer
+  k = key();
+  r = await send(proxy, { path: '/retry', headers: { 'x-key': k, 'x-fail': '5' } });
+  assert.is(r.status, 503);
+  assert.is(r.json.try, 3);
+  assert.is(tries.get(`flaky:${k}`), 3);
+  // a code not listed: no retry
+  k = key();
+  r = await send(proxy, { path: '/retry-other-code', headers: { 'x-key': k, 'x-fail': '1' } });
+  assert.is(r.status, 503);
+  assert.is(tries.get(`flaky:${k}`), 1);
+  // a body larger than what is held for replay streams through once and is never retried
+  k = key();
+  const big = 'x'.repeat(200 * 1024);
+  r = await send(proxy, { path: '/retry', method: 'POST', body: big, headers: { 'x-key': k, 'x-fail': '1' } });
+  assert.is(r.status, 503);
+  assert.is(r.json.body.length, big.length);
+  assert.is(tries.get(`flaky:${k}`), 1);
+  // a body within the limit is replayed whole
+  k = key();
+  const mid = 'y'.repeat(40 * 1024);
+  r = await send(proxy, { path: '/retry', method: 'POST', body: mid, headers: { 'x-key': k, 'x-fail': '1' } });
+  assert.is(r.status, 200);
+  assert.is(r.json.body, mid);
+  assert.is(tries.get(`flaky:${k}`), 2);
+});
+
+test('timeouts: backendRequest limits each try (a timed-out try is retried on 504); request limits them all', async () => {
+  const k = `k${++keySerial}`;
+  const r = await send(proxy, { path: '/retry-slow', headers: { 'x-key': k } });
+  assert.is(r.status, 200, r.text);
+  assert.is(r.json.backend, 'slowfirst');
+  assert.is(tries.get(`slowfirst:${k}`), 2);
+  const t = await send(proxy, { path: '/attempt-timeout' });
+  assert.is(t.status, 504);
+  assert.ok(t.headers['skiff-proxy-error']);
 });
 
 test('weights: 3:1 split over 200 requests lands on both, in about that ratio; weight 0 never', async () => {
