@@ -4,6 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import http from 'node:http';
+import http2 from 'node:http2';
 import { startProxy } from '../../dist/host/index.js';
 import { ConfigDir, eventually } from '../helpers/mesh.mjs';
 
@@ -170,6 +171,12 @@ spec:
     - matches: [{path: {value: /retry-slow}}]
       timeouts: {request: 5s, backendRequest: 300ms}
       retry: {codes: [504], attempts: 1, backoff: 10ms}
+      backendRefs: [${backend('slowfirst')}]
+    - matches: [{path: {type: RegularExpression, value: "/evil/(a+)+b"}}]
+      backendRefs: [${backend('v1')}]
+    - matches: [{path: {value: /evil-header}, headers: [{type: RegularExpression, name: x-evil, value: "(x+x+)+y"}]}]
+      backendRefs: [${backend('v1')}]
+    - matches: [{path: {value: /inflight}}]
       backendRefs: [${backend('slowfirst')}]
     - matches: [{path: {value: /attempt-timeout}}]
       timeouts: {backendRequest: 200ms}
@@ -398,6 +405,34 @@ test('every row of the table, twice (a fresh and a reused connection)', async ()
   for (let round = 0; round < 2; round++) for (const row of table) await runRow(proxy, row);
 });
 
+test('the same table over HTTP/2 (prior knowledge): routing does not depend on the client protocol', async () => {
+  const client = http2.connect(`http://127.0.0.1:${proxy.outbound.port}`);
+  try {
+    for (const [request, want] of table) {
+      if (want.path === undefined && want.backend === undefined && want.status === undefined) continue;
+      const r = await new Promise((resolve, reject) => {
+        const headers = { ':method': request.method ?? 'GET', ':path': request.path, ':authority': request.host ?? 'web.default' };
+        for (const [k, v] of Object.entries(request.headers ?? {})) headers[k.toLowerCase()] = v;
+        const st = client.request(headers, { endStream: true });
+        let text = '';
+        let head;
+        st.on('response', (h) => { head = h; });
+        st.setEncoding('utf8');
+        st.on('data', (c) => { text += c; });
+        st.on('end', () => { let json = null; try { json = JSON.parse(text); } catch { /* not JSON */ } resolve({ status: head[':status'], headers: head, json, text }); });
+        st.on('error', reject);
+      });
+      const label = `h2 ${request.method ?? 'GET'} ${request.host ?? 'web.default'}${request.path}`;
+      if (want.backend) {
+        assert.is(r.status, 200, `${label}: ${r.text}`);
+        assert.is(r.json.backend, want.backend, label);
+        if (want.path) assert.is(r.json.path, want.path, label);
+      } else assert.is(r.status, want.status, label);
+      if (want.location) assert.is(r.headers.location, want.location, label);
+    }
+  } finally { client.close(); }
+});
+
 test('GAMMA: a consumer route replaces the producer routes for callers in its namespace only', async () => {
   await runRow(consumerProxy, [{ host: 'shop.default', path: '/x' }, { backend: 'v2' }]);
   await runRow(consumerProxy, [{ host: 'shop.default', path: '/producer-only' }, { status: 404 }]);
@@ -472,6 +507,47 @@ test('timeouts: backendRequest limits each try (a timed-out try is retried on 50
   const t = await send(proxy, { path: '/attempt-timeout' });
   assert.is(t.status, 504);
   assert.ok(t.headers['skiff-proxy-error']);
+});
+
+test('a pathological regex against a pathological request cannot stall the proxy', async () => {
+  // patterns that take exponential time in a backtracking engine, inputs that trigger it
+  const evilPath = `/evil/${'a'.repeat(6000)}`;
+  const evilHeader = 'x'.repeat(6000);
+  const slow = [];
+  for (let i = 0; i < 20; i++) {
+    slow.push(send(proxy, { path: evilPath }));
+    slow.push(send(proxy, { path: '/evil-header', headers: { 'x-evil': evilHeader } }));
+  }
+  // ordinary requests are served meanwhile, and the evil ones are decided (no match: 404)
+  for (let i = 0; i < 20; i++) assert.is((await send(proxy, { path: '/exact' })).json.backend, 'v1');
+  for (const r of await Promise.all(slow)) assert.is(r.status, 404, r.text);
+  assert.is((await send(proxy, { path: `/evil/${'a'.repeat(5000)}b` })).json.backend, 'v1');
+  assert.is((await send(proxy, { path: '/evil-header', headers: { 'x-evil': `${evilHeader}y` } })).json.backend, 'v1');
+});
+
+test('a request in flight finishes on the route it started on when the routes change', async () => {
+  const k = `k${++keySerial}`;
+  const gen = proxy.configGeneration;
+  const inflight = send(proxy, { path: '/inflight', headers: { 'x-key': k } }); // slowfirst: 1.5 s for the first try
+  await eventually(() => tries.get(`slowfirst:${k}`) === 1);
+  // the same path now goes elsewhere
+  config.write('override.yaml', `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: override, namespace: default, creationTimestamp: "2020-01-01T00:00:00Z"}
+spec:
+  parentRefs: [{kind: Service, group: "", name: web}]
+  rules:
+    - matches: [{path: {value: /inflight}}]
+      backendRefs: [{name: v2, port: 80}]
+`);
+  await eventually(() => proxy.configGeneration > gen);
+  assert.is((await send(proxy, { path: '/inflight', headers: { 'x-key': k } })).json.backend, 'v2');
+  const r = await inflight;
+  assert.is(r.status, 200);
+  assert.is(r.json.backend, 'slowfirst');
+  config.write('override.yaml', '');
+  const gen2 = proxy.configGeneration;
+  await eventually(() => proxy.configGeneration > gen2);
 });
 
 test('weights: 3:1 split over 200 requests lands on both, in about that ratio; weight 0 never', async () => {
