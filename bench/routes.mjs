@@ -17,7 +17,7 @@ function lcg(seed) {
 }
 
 /** n rules: a realistic spread of exact and prefix paths, some with header or method conditions, a few regexes. */
-function makeRoutes(n, withConditions) {
+export function makeRoutes(n, withConditions) {
   const rnd = lcg(n);
   const rules = [];
   for (let i = 0; i < n; i++) {
@@ -40,7 +40,7 @@ function makeRoutes(n, withConditions) {
   return { routes, rules };
 }
 
-function makeRequests(rules, count) {
+export function makeRequests(rules, count) {
   const rnd = lcg(7);
   const out = [];
   for (let i = 0; i < count; i++) {

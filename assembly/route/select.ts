@@ -1,22 +1,24 @@
-// Route selection: a request head (the header field records the host wrote to scratch memory, the
-// same records h2_submit_headers reads) against a route table; the first entry in precedence order
+// Route selection: a request head (the fields a table looks at, which the host wrote to scratch
+// memory) against a route table; the first entry in precedence order
 // whose conditions all hold wins. Only entries that can match the path are looked at: the exact-path
 // bucket, the trie nodes along the path's segments, and the regex entries; each of those lists is in
 // precedence order, so a list is abandoned at its first entry ranked below the best match so far.
 //
 // What is compared, as the Gateway API says: the path without its query, case-sensitive; a method;
 // header names case-insensitively and values exactly (a header sent several times is matched as its
-// values joined with ","); query parameter names exactly and the first value of a parameter, both
+// values joined with ","; the host names fields by the table's lowercase name list); query parameter names exactly and the first value of a parameter, both
 // percent-decoded. Regular expressions must match the whole value.
 import { Bytes } from '../bytes';
 import { RouteTable, Entry, Cond, PATH_GRPC_SERVICE, COND_EXACT } from './table';
 
 const NO_MATCH: i32 = 0x7fffffff;
 
-// the request's fields, parsed from scratch once per selection
+// The request's fields, in the compact form the host writes for selection (route-table.ts
+// CoreRouteTable.select): per field a little-endian u32 holding the field's name index in its low
+// 12 bits (0 :path, 1 :method, 2 + k the table's k-th header name) and the value's length above
+// them, then the value bytes.
 let count = 0;
-let names = new StaticArray<usize>(64);
-let nameLens = new StaticArray<i32>(64);
+let nameIdx = new StaticArray<i32>(64);
 let values = new StaticArray<usize>(64);
 let valueLens = new StaticArray<i32>(64);
 let path: usize = 0;
@@ -30,34 +32,30 @@ const decodedName = new Bytes();
 const decodedValue = new Bytes();
 
 function readRequest(p: usize, n: i32): void {
-  if (n > names.length) {
-    let cap = names.length;
+  if (n > nameIdx.length) {
+    let cap = nameIdx.length;
     while (cap < n) cap <<= 1;
-    names = new StaticArray<usize>(cap);
-    nameLens = new StaticArray<i32>(cap);
+    nameIdx = new StaticArray<i32>(cap);
     values = new StaticArray<usize>(cap);
     valueLens = new StaticArray<i32>(cap);
   }
   count = n;
   path = 0; pathLen = 0; query = 0; queryLen = -1; method = 0; methodLen = -1;
   for (let i = 0; i < n; i++) {
-    const nl = load<i32>(p);
-    const vl = load<i32>(p + 4);
-    const name = p + 12;
-    const value = name + <usize>nl;
-    unchecked(names[i] = name);
-    unchecked(nameLens[i] = nl);
+    const word = load<u32>(p);
+    const idx = <i32>(word & 0xfff);
+    const vl = <i32>(word >> 12);
+    const value = p + 4;
+    unchecked(nameIdx[i] = idx);
     unchecked(values[i] = value);
     unchecked(valueLens[i] = vl);
-    if (nl == 5 && load<u8>(name) == 0x3a) { // :path
-      if (load<u32>(name + 1) == 0x68746170) {
-        path = value;
-        let k = 0;
-        while (k < vl && load<u8>(value + <usize>k) != 0x3f) k++;
-        pathLen = k;
-        if (k < vl) { query = value + <usize>k + 1; queryLen = vl - k - 1; }
-      }
-    } else if (nl == 7 && load<u8>(name) == 0x3a && load<u32>(name + 1) == 0x6874656d && load<u16>(name + 5) == 0x646f) { // :method
+    if (idx == 0) {
+      path = value;
+      let k = 0;
+      while (k < vl && load<u8>(value + <usize>k) != 0x3f) k++;
+      pathLen = k;
+      if (k < vl) { query = value + <usize>k + 1; queryLen = vl - k - 1; }
+    } else if (idx == 1) {
       method = value;
       methodLen = vl;
     }
@@ -133,20 +131,12 @@ function conditionsHold(e: Entry): bool {
   return true;
 }
 
-@inline function lower(c: u32): u32 { return c - 0x41 < 26 ? c | 0x20 : c; }
-
-function sameName(a: usize, b: usize, n: i32): bool {
-  for (let k = 0; k < n; k++) {
-    if (lower(load<u8>(a + <usize>k)) != lower(load<u8>(b + <usize>k))) return false;
-  }
-  return true;
-}
-
 function headerHolds(c: Cond): bool {
+  const want = c.nameIndex;
   let found = -1;
   let more = false;
   for (let i = 0; i < count; i++) {
-    if (unchecked(nameLens[i]) == c.nameLen && sameName(unchecked(names[i]), c.name, c.nameLen)) {
+    if (unchecked(nameIdx[i]) == want) {
       if (found < 0) found = i;
       else { more = true; break; }
     }
@@ -157,7 +147,7 @@ function headerHolds(c: Cond): bool {
   if (more) {
     joined.len = 0;
     for (let i = found; i < count; i++) {
-      if (unchecked(nameLens[i]) == c.nameLen && sameName(unchecked(names[i]), c.name, c.nameLen)) {
+      if (unchecked(nameIdx[i]) == want) {
         if (joined.len > 0) { joined.reserve(1); store<u8>(joined.end(), 0x2c); joined.len++; }
         joined.append(unchecked(values[i]), unchecked(valueLens[i]));
       }

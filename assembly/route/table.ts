@@ -30,6 +30,8 @@ export const TABLE_BAD_REGEX: i32 = 2;
 
 export class Cond {
   kind: u8 = COND_EXACT;
+  /** For headers: 2 + the index of the name among the table's distinct header names (first seen first). */
+  nameIndex: i32 = 0;
   name: usize = 0;
   nameLen: i32 = 0;
   value: usize = 0;
@@ -75,6 +77,8 @@ export class RouteTable {
   errorCode: i32 = 0; // the regex error (regex.ts RE_*)
   errorPos: i32 = 0;
 
+  private headerNames: ByteMap = new ByteMap();
+  private headerNameCount: i32 = 0;
   private p: usize = 0;
   private end: usize = 0;
   private bad: bool = false;
@@ -105,6 +109,13 @@ export class RouteTable {
       for (let k: i32 = 0; k < <i32>nh; k++) {
         const c = this.cond();
         if (c === null) return this.malformed();
+        // the host sends request fields named by these indexes: the same first-seen order it uses
+        let idx = this.headerNames.get(0, c.name, c.nameLen);
+        if (idx < 0) {
+          idx = 2 + this.headerNameCount++;
+          this.headerNames.set(0, c.name, c.nameLen, idx);
+        }
+        c.nameIndex = idx;
         e.headers.push(c);
       }
       for (let k: i32 = 0; k < <i32>nq; k++) {
@@ -240,6 +251,7 @@ export class RouteTable {
     this.blob = 0;
     this.exact.dispose();
     this.children.dispose();
+    this.headerNames.dispose();
   }
 }
 

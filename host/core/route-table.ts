@@ -73,14 +73,24 @@ const registry = new FinalizationRegistry<number>((id) => core.route_table_free(
 /** A loaded table. Freed when collected, or at once with free(). */
 export class CoreRouteTable {
   private id: number;
-  /** Header names some entry looks at: only these (and :method, :path) cross into the core. */
-  private names: Set<string>;
+  /**
+   * The field names the table looks at, by the index the core knows them by: 0 :path, 1 :method,
+   * then the header names of its entries in first-seen order (the core numbers them the same way).
+   * Only these fields cross into the core, each as a u32 (index | length << 12) and the value bytes.
+   */
+  private names: string[];
+  private needMethod = false;
+  private needQuery = false;
   constructor(entries: readonly TableEntry[]) {
-    this.names = new Set([':path']);
+    const names = new Set([':path', ':method']);
     for (const e of entries) {
-      if (e.method !== undefined) this.names.add(':method');
-      for (const h of e.headers) this.names.add(h.name);
+      if (e.method !== undefined) this.needMethod = true;
+      if (e.queries.length > 0) this.needQuery = true;
+      for (const h of e.headers) names.add(h.name);
     }
+    // a plain array: a table looks at a handful of names, where a scan beats hashing each field name
+    this.names = [...names];
+    if (this.names.length > 4096) throw new RouteTableError(`route table: ${this.names.length - 2} distinct header names in matches (at most 4094)`, -1, 0);
     const blob = encodeTable(entries);
     const p = core.scratch(blob.length);
     mem().u8.set(blob, p);
@@ -102,7 +112,7 @@ export class CoreRouteTable {
     let count = this.write(fields, SCRATCH_GUESS);
     if (count < 0) {
       let size = 0;
-      for (let i = 0; i < fields.length; i += 2) size += 12 + fields[i].length + fields[i + 1].length;
+      for (let i = 0; i < fields.length; i += 2) size += 4 + fields[i + 1].length;
       count = this.write(fields, size);
     }
     return core.route_select(this.id, count);
@@ -111,26 +121,33 @@ export class CoreRouteTable {
   private write(fields: FieldList, room: number): number {
     const names = this.names;
     const base = core.scratch(room);
-    const { dv, u8, buf } = mem();
+    const { u8 } = mem();
     const end = base + room;
+    const nn = names.length;
+    const skipMethod = !this.needMethod;
     let p = base;
     let count = 0;
     for (let i = 0; i < fields.length; i += 2) {
       const name = fields[i];
-      if (!names.has(name)) continue;
-      const value = fields[i + 1];
-      if (p + 12 + name.length + value.length > end) return -1;
-      dv.setUint32(p, name.length, true);
-      dv.setUint32(p + 4, value.length, true);
-      dv.setUint32(p + 8, 0, true);
-      p += 12;
-      for (let k = 0; k < name.length; k++) u8[p + k] = name.charCodeAt(k);
-      p += name.length;
-      if (value.length > 48) p += buf.write(value, p, value.length, 'latin1');
-      else {
-        for (let k = 0; k < value.length; k++) u8[p + k] = value.charCodeAt(k);
-        p += value.length;
+      let j = 0;
+      while (j < nn && names[j] !== name) j++;
+      if (j === nn || (j === 1 && skipMethod)) continue;
+      let value = fields[i + 1];
+      if (j === 0 && !this.needQuery) {
+        const q = value.indexOf('?');
+        if (q >= 0) value = value.slice(0, q); // no entry looks at the query: less to copy
       }
+      const vl = value.length;
+      if (p + 4 + vl > end) return -1;
+      if (vl > 0xfffff) continue; // over 1 MiB: no field a request head can carry; matches nothing
+      const word = j | (vl << 12);
+      u8[p] = word;
+      u8[p + 1] = word >> 8;
+      u8[p + 2] = word >> 16;
+      u8[p + 3] = word >>> 24;
+      p += 4;
+      for (let k = 0; k < vl; k++) u8[p + k] = value.charCodeAt(k);
+      p += vl;
       count++;
     }
     return count;

@@ -108,7 +108,9 @@ function makeViews(): MemViews {
   return { buffer, u8: new Uint8Array(buffer), dv: new DataView(buffer), buf: Buffer.from(buffer) };
 }
 export function mem(): MemViews {
-  if (views.buffer !== core.memory.buffer) views = makeViews();
+  // Growing memory detaches the old ArrayBuffer (its byteLength becomes 0): a cheaper test than
+  // fetching memory.buffer on every call.
+  if (views.buffer.byteLength === 0) views = makeViews();
   return views;
 }
 
