@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type * as YamlModule from 'yaml';
 import { ConfigError, parseObject, type KnownObject } from './objects.js';
 import { Snapshot, findDuplicates } from './snapshot.js';
+import { routeKey } from '../route/model.js';
 
 export interface LoadResult {
   /** Absent when `errors` is not empty. */
@@ -93,7 +94,7 @@ export function loadDirectory(dir: string, previous?: Snapshot): LoadResult {
   errors.push(...findDuplicates(objects));
   if (errors.length) return { errors, routeErrors, warnings };
   for (const r of previous?.routes ?? []) {
-    if (rejected.has(`${r.kind} ${r.namespace}/${r.name}`)) objects.push(r);
+    if (rejected.has(routeKey(r))) objects.push(r);
   }
   return { snapshot: new Snapshot(objects), errors, routeErrors, warnings };
 }

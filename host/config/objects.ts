@@ -1,7 +1,7 @@
 // The Kubernetes objects Skiff reads, as their real kinds and apiVersions, and their validation.
 // Only the fields Skiff uses are typed; everything a field check finds wrong is reported with the
 // file, the object (kind namespace/name) and the field path, so a user can find it at once.
-import type { Route } from '../route/model.js';
+import { routeKey, type Route } from '../route/model.js';
 import { Checker, ConfigError, isObj } from './checker.js';
 
 export { ConfigError } from './checker.js';
@@ -107,8 +107,9 @@ export function parseObject(raw: unknown, file: string, line: number): ParsedObj
   if (kind === 'HTTPRoute' || kind === 'GRPCRoute') {
     const created = typeof meta.creationTimestamp === 'string' ? Date.parse(meta.creationTimestamp) : undefined;
     if (meta.creationTimestamp !== undefined && (created === undefined || Number.isNaN(created))) c.fail('metadata.creationTimestamp', 'must be an RFC 3339 time');
-    const route = parseRoute(kind, spec, c, { namespace, name, created, source: file, line });
-    if (c.errors.length || !route) return { errors: c.errors, rejectedRoute: `${kind} ${namespace}/${name}` };
+    const group = (apiVersion as string).split('/')[0];
+    const route = parseRoute(kind, spec, c, { group, namespace, name, created, source: file, line });
+    if (c.errors.length || !route) return { errors: c.errors, rejectedRoute: routeKey({ kind, group, namespace, name }) };
     return { object: route, errors: [] };
   }
 

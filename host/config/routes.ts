@@ -12,6 +12,8 @@ import type {
 export const ROUTE_KINDS = [
   'gateway.networking.k8s.io/v1/HTTPRoute', 'gateway.networking.k8s.io/v1beta1/HTTPRoute',
   'gateway.networking.k8s.io/v1/GRPCRoute', 'gateway.networking.k8s.io/v1alpha2/GRPCRoute',
+  // Linkerd's own HTTPRoute: the same schema (v1beta3 has timeouts too), so Linkerd users' YAML works
+  'policy.linkerd.io/v1beta1/HTTPRoute', 'policy.linkerd.io/v1beta2/HTTPRoute', 'policy.linkerd.io/v1beta3/HTTPRoute',
 ];
 
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';
@@ -32,6 +34,7 @@ const FILTER_FIELD: Record<string, string> = {
 const FILTERS_GRPC = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestMirror', 'ExtensionRef']);
 
 export interface RouteMeta {
+  group: string;
   namespace: string;
   name: string;
   created?: number;
@@ -409,5 +412,5 @@ export function parseRoute(kind: 'HTTPRoute' | 'GRPCRoute', spec: unknown, c: Ch
     if (names.has(r.name)) c.fail(`spec.rules[${i}].name`, `'${r.name}' names two rules`);
     names.add(r.name);
   });
-  return { kind, namespace: meta.namespace, name: meta.name, created: meta.created, parentRefs, rules, source: meta.source, line: meta.line };
+  return { kind, group: meta.group, namespace: meta.namespace, name: meta.name, created: meta.created, parentRefs, rules, source: meta.source, line: meta.line };
 }

@@ -1,7 +1,7 @@
 // One consistent view of the configuration: every object that validated, indexed for lookups.
 // Snapshots are immutable; a change produces a new one, swapped in whole.
 import { ConfigError, type EndpointSlice, type KnownObject, type Service } from './objects.js';
-import type { Route } from '../route/model.js';
+import { routeKey, type Route } from '../route/model.js';
 
 export class Snapshot {
   readonly services = new Map<string, Service>();
@@ -59,7 +59,7 @@ export function findDuplicates(objects: KnownObject[]): ConfigError[] {
   const seen = new Map<string, KnownObject>();
   const errors: ConfigError[] = [];
   for (const o of objects) {
-    const key = `${o.kind} ${o.namespace}/${o.name}`;
+    const key = o.kind === 'HTTPRoute' || o.kind === 'GRPCRoute' ? routeKey(o) : `${o.kind} ${o.namespace}/${o.name}`;
     const prev = seen.get(key);
     if (prev) errors.push(new ConfigError(o.source, 0, key, 'metadata.name', `is also defined in ${prev.source}`));
     else seen.set(key, o);

@@ -89,6 +89,8 @@ export interface ParentRef {
 
 export interface Route {
   kind: 'HTTPRoute' | 'GRPCRoute';
+  /** The API group: gateway.networking.k8s.io, or policy.linkerd.io for Linkerd's own HTTPRoute. */
+  group: string;
   namespace: string;
   name: string;
   /** metadata.creationTimestamp in ms since the epoch; absent in hand-written YAML. */
@@ -97,4 +99,9 @@ export interface Route {
   rules: RouteRule[];
   source: string;
   line: number;
+}
+
+/** What tells two routes apart: kind and group, namespace and name. */
+export function routeKey(r: { kind: string; group: string; namespace: string; name: string }): string {
+  return `${r.kind}.${r.group} ${r.namespace}/${r.name}`;
 }

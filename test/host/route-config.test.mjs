@@ -71,6 +71,27 @@ test('invalid HTTPRoutes: each problem named with file, object and field', () =>
   }
 });
 
+test("Linkerd's policy.linkerd.io HTTPRoute reads the same; a same-named Gateway API route is another object", async () => {
+  const { routesFor } = await import('../../dist/host/route/attach.js');
+  const linkerd = `apiVersion: policy.linkerd.io/v1beta3
+kind: HTTPRoute
+metadata: {name: r, namespace: default}
+spec:
+  parentRefs: [{kind: Service, group: core, name: web, port: 80}]
+  rules:
+    - matches: [{path: {value: /l5d}}]
+      timeouts: {request: 3s}
+      backendRefs: [{name: web, port: 80}]
+---
+`;
+  const r = load({ 'a.yaml': serviceYaml('web', 80) + '---\n' + linkerd + route('r', '  parentRefs: [{kind: Service, group: "", name: web}]\n  rules: [{backendRefs: [{name: web, port: 80}]}]') });
+  assert.equal([...r.errors, ...r.routeErrors].map(String), []);
+  const attached = routesFor(r.snapshot, 'default', 'default', 'web', 80);
+  assert.equal(attached.map((x) => `${x.group} ${x.name}`).sort(), ['gateway.networking.k8s.io r', 'policy.linkerd.io r']);
+  const l5d = attached.find((x) => x.group === 'policy.linkerd.io');
+  assert.is(l5d.rules[0].requestTimeoutMs, 3000);
+});
+
 test('invalid GRPCRoutes', () => {
   const cases = [
     ['  rules: [{matches: [{method: {type: Exact, service: "a/b", method: M}}]}]', /method\.service: 'a\/b' is not a gRPC service name/],
