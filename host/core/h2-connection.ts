@@ -69,8 +69,11 @@ export const SubmitError = { NO_STREAM: -1, GOAWAY: -2, TOO_MANY: -3, IDS_EXHAUS
 export class H2Connection {
   readonly role: Role;
   private id: number;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  // DATA payloads queued by reference, and where each goes: after the first marks[i] bytes of the
+  // core's output (the frame header the core wrote for it). output() interleaves the two.
+  private marks: number[] = [];
+  private payloads: Buffer[] = [];
+  private payloadBytes = 0;
   private handler: H2Handler;
 
   constructor(role: Role, handler: H2Handler, options: H2Options = {}) {
@@ -141,31 +144,59 @@ export class H2Connection {
     }
   }
 
-  private takeCoreOutput(): void {
-    const id = this.id;
-    const n = core.h2_output_len(id);
-    if (n === 0) return;
-    const ptr = core.h2_output_ptr(id) >>> 0;
-    const out = Buffer.allocUnsafe(n);
-    mem().buf.copy(out, 0, ptr, ptr + n);
-    core.h2_output_clear(id);
-    this.pending.push(out);
-    this.pendingBytes += n;
-  }
-
-  /** Bytes to write to the peer, in order (null when there are none). */
+  /**
+   * Bytes to write to the peer, in order (null when there are none). Up to 32 KiB come as one Buffer
+   * (core bytes and payloads each copied once, so the socket gets one write); more as pieces, the
+   * payloads by reference.
+   */
   output(): Buffer[] | null {
-    this.takeCoreOutput();
-    if (this.pending.length === 0) return null;
-    const out = this.pending;
-    this.pending = [];
-    this.pendingBytes = 0;
+    const id = this.id;
+    const coreLen = core.h2_output_len(id);
+    const np = this.payloads.length;
+    if (coreLen === 0 && np === 0) return null;
+    const ptr = core.h2_output_ptr(id) >>> 0;
+    const { buf } = mem();
+    const marks = this.marks, payloads = this.payloads;
+    let out: Buffer[];
+    const total = coreLen + this.payloadBytes;
+    if (np === 0) {
+      const b = Buffer.allocUnsafe(coreLen);
+      buf.copy(b, 0, ptr, ptr + coreLen);
+      out = [b];
+    } else if (total <= 32768) {
+      const b = Buffer.allocUnsafe(total);
+      let o = 0, c = 0;
+      for (let i = 0; i < np; i++) {
+        const m = marks[i];
+        if (m > c) { buf.copy(b, o, ptr + c, ptr + m); o += m - c; c = m; }
+        const d = payloads[i];
+        b.set(d, o);
+        o += d.length;
+      }
+      if (coreLen > c) buf.copy(b, o, ptr + c, ptr + coreLen);
+      out = [b];
+    } else {
+      out = [];
+      let c = 0;
+      for (let i = 0; i < np; i++) {
+        const m = marks[i];
+        if (m > c) { const b = Buffer.allocUnsafe(m - c); buf.copy(b, 0, ptr + c, ptr + m); out.push(b); c = m; }
+        out.push(payloads[i]);
+      }
+      if (coreLen > c) { const b = Buffer.allocUnsafe(coreLen - c); buf.copy(b, 0, ptr + c, ptr + coreLen); out.push(b); }
+    }
+    core.h2_output_clear(id);
+    if (np > 0) {
+      this.marks = [];
+      this.payloads = [];
+      this.payloadBytes = 0;
+    }
     return out;
   }
 
   /** Bytes queued by submitData and control replies, not yet taken by output(). */
   get pendingOutput(): number {
-    return this.pendingBytes + core.h2_output_len(this.id);
+    return this.payloadBytes + core.h2_output_len(this.id);
   }
 
   /**
@@ -185,15 +216,14 @@ export class H2Connection {
    * The payload itself is queued by reference, never copied into the core.
    */
   submitData(sid: number, data: Uint8Array, endStream: boolean): number {
-    this.takeCoreOutput();
     const n = core.h2_submit_data(this.id, sid, data.length, endStream ? 1 : 0);
     if (n < 0) throw submitError(n);
     if (n === 0 && (data.length > 0 || !endStream)) return 0;
-    this.takeCoreOutput();
     if (n > 0) {
       const piece = n === data.length ? data : data.subarray(0, n);
-      this.pending.push(piece as Buffer);
-      this.pendingBytes += n;
+      this.marks.push(core.h2_output_len(this.id));
+      this.payloads.push(piece as Buffer);
+      this.payloadBytes += n;
     }
     return n;
   }
