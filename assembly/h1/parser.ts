@@ -8,6 +8,8 @@
 // ":method" and ":path" (the request-target as sent) for requests, ":status" for responses — the
 // same shape as an HTTP/2 head, so the host translates between the two without re-parsing.
 import { Bytes } from '../bytes';
+import { findStaticName } from '../hpack/static-table';
+import { hashBytes, HASH_SEED } from '../hpack/hash';
 import { fields, emit } from '../events';
 import * as R from './reasons';
 
@@ -264,8 +266,10 @@ export class H1Parser {
         store<u8>(dst + <usize>j, c);
       }
       fields.arena.len += nl;
+      // a name the HPACK static table has: the host reuses its cached string instead of decoding
+      const sname = findStaticName(dst, nl, hashBytes(HASH_SEED, dst, nl));
       const valueOff = fields.put(vs, <i32>(ve - vs));
-      fields.pushRecord(nameOff, nl, valueOff, <i32>(ve - vs), 0);
+      fields.pushRecord(nameOff, nl, valueOff, <i32>(ve - vs), <u32>sname);
       q = k + 2;
     }
     return count;

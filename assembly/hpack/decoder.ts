@@ -6,7 +6,7 @@
 import { decodeInt, intValue } from './integer';
 import { huffmanDecode } from './huffman';
 import { DynamicTable, ENTRY_OVERHEAD } from './dynamic-table';
-import { FieldList, FIELD_NEVER_INDEXED } from './field-list';
+import { FieldList, FIELD_NEVER_INDEXED, FIELD_STATIC_VALUE_SHIFT } from './field-list';
 import {
   STATIC_COUNT, staticNamePtr, staticNameLen, staticValuePtr, staticValueLen, findStaticName, staticNameIndex,
 } from './static-table';
@@ -102,11 +102,13 @@ export class HpackDecoder {
         if (this.needUpdate) return this.fail(HP_MISSING_SIZE_UPDATE);
         atStart = false;
         let np: usize, nl: i32, vp: usize, vl: i32, sname: i32;
+        let svalue: u32 = 0;
         if (idx == 0) return this.fail(HP_BAD_INDEX);
         if (idx <= STATIC_COUNT) {
           np = staticNamePtr(idx); nl = staticNameLen(idx);
           vp = staticValuePtr(idx); vl = staticValueLen(idx);
           sname = staticNameIndex(idx);
+          svalue = <u32>idx << FIELD_STATIC_VALUE_SHIFT;
         } else {
           const rel = idx - STATIC_COUNT - 1;
           if (rel >= table.count) return this.fail(HP_BAD_INDEX);
@@ -119,7 +121,7 @@ export class HpackDecoder {
         if (listSize > listLimit) { tooLarge = true; continue; }
         const no = out.put(np, nl);
         const vo = out.put(vp, vl);
-        out.pushRecord(no, nl, vo, vl, <u32>sname);
+        out.pushRecord(no, nl, vo, vl, <u32>sname | svalue);
       } else if ((b & 0xe0) == 0x20) {
         // §6.3 dynamic table size update: only before the first field of a block
         if (!atStart) return this.fail(HP_LATE_SIZE_UPDATE);

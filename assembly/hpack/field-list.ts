@@ -5,8 +5,10 @@ import { Bytes } from '../bytes';
 
 export const FIELD_WORDS: i32 = 5;
 // record: [nameOff, nameLen, valueOff, valueLen, meta]
-// meta: bits 0-7 static-table index of the name (0 = none), then the flags below
+// meta: bits 0-7 static-table index of the name (0 = none), then the flags below, and in bits
+// 16-23 the static-table entry whose value this is (0 = none): the host reuses its cached strings
 export const FIELD_NEVER_INDEXED: u32 = 1 << 8;
+export const FIELD_STATIC_VALUE_SHIFT: u32 = 16;
 
 export class FieldList {
   arena: Bytes = new Bytes();

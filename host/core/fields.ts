@@ -2,7 +2,7 @@
 // In: field records of the last call (hpack/field-list.ts) → a flat [name, value, name, value…]
 // array, the shape of Node's rawHeaders, with static-table names reused rather than re-decoded.
 // Out: [name, value…] → the records h2_submit_headers and hpack_encode read from scratch memory.
-import { core, mem, latin1, STATIC_NAMES } from './wasm.js';
+import { core, mem, latin1, STATIC_NAMES, STATIC_VALUES } from './wasm.js';
 
 const FIELD_BYTES = 20;
 export const FIELD_SENSITIVE = 1;
@@ -22,8 +22,9 @@ export function readFields(start: number, count: number, neverIndexed?: number[]
     const r = recs + (start + i) * FIELD_BYTES;
     const meta = dv.getUint32(r + 16, true);
     const sname = meta & 0xff;
+    const svalue = (meta >>> 16) & 0xff; // the field is a whole static-table entry: its cached value
     out[2 * i] = sname ? STATIC_NAMES[sname] : latin1(arena + dv.getInt32(r, true), dv.getInt32(r + 4, true));
-    out[2 * i + 1] = latin1(arena + dv.getInt32(r + 8, true), dv.getInt32(r + 12, true));
+    out[2 * i + 1] = svalue ? STATIC_VALUES[svalue] : latin1(arena + dv.getInt32(r + 8, true), dv.getInt32(r + 12, true));
     if (neverIndexed && meta & FIELD_NEVER_INDEXED) neverIndexed.push(i);
   }
   return out;
