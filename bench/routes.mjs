@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { Router } from '../dist/host/route/router.js';
 import { orderMatches } from '../dist/host/route/precedence.js';
 import { ReferenceRouter } from '../test/helpers/route-reference.mjs';
+import { rate } from './measure.mjs';
 
 const require = createRequire(import.meta.url);
 const findMyWay = require('find-my-way');
@@ -56,22 +57,9 @@ export function makeRequests(rules, count) {
   return out;
 }
 
-function perRequestNs(fn, reqs, { minMs = 400, rounds = 5 } = {}) {
-  for (let i = 0; i < 2000; i++) fn(reqs[i % reqs.length]); // warm-up
-  const results = [];
-  for (let r = 0; r < rounds; r++) {
-    let n = 0;
-    const start = performance.now();
-    let now = start;
-    while (now - start < minMs) {
-      for (let i = 0; i < reqs.length; i++) fn(reqs[i]);
-      n += reqs.length;
-      now = performance.now();
-    }
-    results.push(((now - start) * 1e6) / n);
-  }
-  results.sort((a, b) => a - b);
-  return results[results.length >> 1];
+/** Median ns per request of fn over the requests (measure.mjs timing: warm-up, then rounds). */
+function perRequestNs(fn, reqs) {
+  return 1e9 / rate(() => { for (let i = 0; i < reqs.length; i++) fn(reqs[i]); return reqs.length; }, { roundMs: 400 });
 }
 
 export async function runRoutesBench() {

@@ -208,23 +208,15 @@ class RouteParser {
   pathModifier(v: unknown, f: string): PathModifier | undefined {
     if (!isObj(v)) { this.c.fail(f, 'must be a map'); return undefined; }
     const type = this.enumValue(v.type, `${f}.type`, ['ReplaceFullPath', 'ReplacePrefixMatch'] as const);
-    if (type === 'ReplaceFullPath') {
-      if (v.replacePrefixMatch !== undefined) this.c.fail(`${f}.replacePrefixMatch`, 'must not be set when type is ReplaceFullPath');
-      const value = this.c.string(v.replaceFullPath, `${f}.replaceFullPath`);
-      if (value === undefined) return undefined;
-      const problem = pathProblem(value);
-      if (problem) this.c.fail(`${f}.replaceFullPath`, `'${value}' ${problem}`);
-      return { type, value };
-    }
-    if (type === 'ReplacePrefixMatch') {
-      if (v.replaceFullPath !== undefined) this.c.fail(`${f}.replaceFullPath`, 'must not be set when type is ReplacePrefixMatch');
-      const value = this.c.string(v.replacePrefixMatch, `${f}.replacePrefixMatch`);
-      if (value === undefined) return undefined;
-      const problem = pathProblem(value);
-      if (problem) this.c.fail(`${f}.replacePrefixMatch`, `'${value}' ${problem}`);
-      return { type, value };
-    }
-    return undefined;
+    if (type === undefined) return undefined;
+    // the value goes in the field named after the type, and the other one stays unset
+    const [field, other] = type === 'ReplaceFullPath' ? ['replaceFullPath', 'replacePrefixMatch'] : ['replacePrefixMatch', 'replaceFullPath'];
+    if (v[other] !== undefined) this.c.fail(`${f}.${other}`, `must not be set when type is ${type}`);
+    const value = this.c.string(v[field], `${f}.${field}`);
+    if (value === undefined) return undefined;
+    const problem = pathProblem(value);
+    if (problem) this.c.fail(`${f}.${field}`, `'${value}' ${problem}`);
+    return { type, value };
   }
 
   backendRef(b: unknown, f: string, mirror: boolean): BackendRef | undefined {

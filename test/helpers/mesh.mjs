@@ -3,7 +3,7 @@
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startProxy } from '../../dist/host/index.js';
+import { startProxy, loadDirectory } from '../../dist/host/index.js';
 
 export function serviceYaml(name, port, { namespace = 'default', appProtocol } = {}) {
   return `apiVersion: v1
@@ -44,6 +44,13 @@ export class ConfigDir {
   constructor() { this.dir = mkdtempSync(join(tmpdir(), 'skiff-config-')); }
   write(file, text) { writeFileSync(join(this.dir, file), text); }
   remove() { rmSync(this.dir, { recursive: true, force: true }); }
+}
+
+/** loadDirectory over a temporary directory holding `files` ({ name: text }). */
+export function loadFiles(files) {
+  const c = new ConfigDir();
+  for (const [f, t] of Object.entries(files)) c.write(f, t);
+  try { return loadDirectory(c.dir); } finally { c.remove(); }
 }
 
 /** An inbound sidecar for an app at appPort. */

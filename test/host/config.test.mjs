@@ -3,20 +3,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fileURLToPath } from 'node:url';
-import { loadDirectory } from '../../dist/host/index.js';
 import { Resolver, endpointsOf } from '../../dist/host/outbound/discovery.js';
-import { ConfigDir, serviceYaml, sliceYaml } from '../helpers/mesh.mjs';
+import { ConfigDir, loadFiles, serviceYaml, sliceYaml } from '../helpers/mesh.mjs';
 import { run } from '../helpers/run.mjs';
 
 const cli = fileURLToPath(new URL('../../dist/skiff.js', import.meta.url));
 
-function load(files) {
-  const c = new ConfigDir();
-  for (const [f, t] of Object.entries(files)) c.write(f, t);
-  const r = loadDirectory(c.dir);
-  c.remove();
-  return r;
-}
+const load = loadFiles;
 
 test('a Service and its EndpointSlices resolve to ready endpoints only', () => {
   const r = load({

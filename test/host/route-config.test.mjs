@@ -5,9 +5,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { loadDirectory, startProxy } from '../../dist/host/index.js';
+import { startProxy } from '../../dist/host/index.js';
 import { routeStatuses } from '../../dist/host/route/status.js';
-import { ConfigDir, serviceYaml } from '../helpers/mesh.mjs';
+import { ConfigDir, loadFiles, serviceYaml } from '../helpers/mesh.mjs';
 import { run } from '../helpers/run.mjs';
 
 const cli = fileURLToPath(new URL('../../dist/skiff.js', import.meta.url));
@@ -15,13 +15,7 @@ const cli = fileURLToPath(new URL('../../dist/skiff.js', import.meta.url));
 const route = (name, spec, { kind = 'HTTPRoute', ns = 'default' } = {}) =>
   `apiVersion: gateway.networking.k8s.io/v1\nkind: ${kind}\nmetadata: {name: ${name}, namespace: ${ns}}\nspec:\n${spec}\n---\n`;
 
-function load(files) {
-  const c = new ConfigDir();
-  for (const [f, t] of Object.entries(files)) c.write(f, t);
-  const r = loadDirectory(c.dir);
-  c.remove();
-  return r;
-}
+const load = loadFiles;
 
 test('defaults are filled in as the API server would', () => {
   const r = load({ 'a.yaml': serviceYaml('web', 80) + '---\n' + route('r', '  parentRefs: [{kind: Service, group: "", name: web}]\n  rules:\n    - backendRefs: [{name: web, port: 80}]\n    - matches: [{headers: [{name: X-A, value: b}]}]\n      backendRefs: [{name: web, port: 80}]') });
