@@ -45,7 +45,7 @@ interface Target {
   backend: Backend | null;
   error: string;
   /** The HTTPRoutes/GRPCRoutes attached to the Service port, if any: they decide the backend. */
-  router: Router | null;
+  router: Router | string | null;
 }
 
 /** What the outbound needs to send one request (again, if it must be retried). */
@@ -58,7 +58,8 @@ export class Outbound extends HttpListener implements ExchangeObserver {
   private targets = new Map<string, Target>();
   /** Per snapshot: backends by "namespace/name:port", routers by the same key. */
   private backends = new Map<string, Backend>();
-  private routers = new Map<string, Router | null>();
+  /** Per snapshot: a parent's router, null when no route attaches, or why its table could not be built. */
+  private routers = new Map<string, Router | string | null>();
   private balancers = new Map<string, Balancer>();
   private endpoints = new Map<string, EndpointState>();
   private pools = new Map<string, Upstream>();
@@ -106,12 +107,17 @@ export class Outbound extends HttpListener implements ExchangeObserver {
     return b;
   }
 
-  private routerOf(snapshot: Snapshot, d: Destination): Router | null {
+  private routerOf(snapshot: Snapshot, d: Destination): Router | string | null {
     const key = `${d.service.namespace}/${d.service.name}:${d.port.port}`;
     let r = this.routers.get(key);
     if (r !== undefined) return r;
     const routes = routesFor(snapshot, this.options.resolver.namespace, d.service.namespace, d.service.name, d.port.port);
-    r = routes.length ? new Router(routes) : null;
+    try {
+      r = routes.length ? new Router(routes) : null;
+    } catch (err) {
+      // validated routes always load; if they ever do not, requests fail loudly instead of bypassing them
+      r = `the routes of Service ${d.label} could not be loaded: ${(err as Error).message}`;
+    }
     this.routers.set(key, r);
     return r;
   }
@@ -120,7 +126,7 @@ export class Outbound extends HttpListener implements ExchangeObserver {
   private onSnapshot(snapshot: Snapshot): void {
     this.lastSnapshot = snapshot;
     // requests in flight keep the rule and backend they selected; new ones see the new config
-    for (const r of this.routers.values()) r?.free();
+    for (const r of this.routers.values()) if (r instanceof Router) r.free();
     this.routers.clear();
     this.backends.clear();
     this.targets.clear();
@@ -156,6 +162,10 @@ export class Outbound extends HttpListener implements ExchangeObserver {
       return;
     }
     let backend = target.backend;
+    if (typeof target.router === 'string') {
+      exchange.fail(ProxyErrorKind.INTERNAL, target.router);
+      return;
+    }
     if (target.router) {
       const chosen = this.applyRoute(exchange, target, fields);
       if (chosen === null) return;
@@ -173,7 +183,7 @@ export class Outbound extends HttpListener implements ExchangeObserver {
    */
   private applyRoute(exchange: Exchange, target: Target, fields: FieldList): { backend: Backend; fields: FieldList } | null {
     const dest = target.backend!.dest;
-    const ref = target.router!.select(fields);
+    const ref = (target.router as Router).select(fields);
     if (ref === null) {
       exchange.fail(ProxyErrorKind.NOT_FOUND, `no rule of the routes of Service ${dest.label} matches the request`);
       return null;
