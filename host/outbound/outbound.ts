@@ -22,7 +22,7 @@ import { Resolver, endpointsOf, type Destination } from './discovery.js';
 import { Balancer, EndpointState } from './balancer.js';
 import { Router } from '../route/router.js';
 import { routesFor } from '../route/attach.js';
-import { modifyHeaders, redirectLocation, rewriteUrl } from '../route/filters.js';
+import { applyFilters } from '../route/filters.js';
 import { Mirror } from '../route/mirror.js';
 import { RetryBudget, RetryState } from '../route/retry.js';
 import type { BackendRef } from '../route/model.js';
@@ -191,18 +191,8 @@ export class Outbound extends HttpListener implements ExchangeObserver {
     const rule = ref.rule;
     const what = `${ref.route.kind} ${ref.route.namespace}/${ref.route.name} rule ${ref.ruleIndex}`;
     const out = fields.slice();
-    for (const f of rule.filters) {
-      if (f.type === 'RequestRedirect') {
-        exchange.respondLocally(f.statusCode, ['location', redirectLocation(fields, f, ref.prefix, dest.port.port)]);
-        return null;
-      }
-      if (f.type === 'RequestHeaderModifier') modifyHeaders(out, f.modifier);
-      else if (f.type === 'URLRewrite') rewriteUrl(out, f, ref.prefix);
-      else if (f.type === 'ResponseHeaderModifier') (exchange.responseHeaders ??= []).push(f.modifier);
-    }
-    for (const f of rule.filters) {
-      if (f.type === 'RequestMirror' && (f.percent >= 100 || Math.random() * 100 < f.percent)) this.mirror(exchange, target, f.backend, out, dest.port.port);
-    }
+    const mirror = (f: { backend: BackendRef }): void => this.mirror(exchange, target, f.backend, out, dest.port.port);
+    if (!applyFilters(exchange, rule.filters, fields, out, ref.prefix, dest.port.port, mirror)) return null;
     const refs = rule.backendRefs;
     let total = 0;
     for (const b of refs) total += b.weight;
@@ -226,12 +216,7 @@ export class Outbound extends HttpListener implements ExchangeObserver {
       exchange.fail(ProxyErrorKind.INTERNAL, `${what}: backendRef does not resolve: ${d}`);
       return null;
     }
-    for (const f of chosen.filters) {
-      if (f.type === 'RequestHeaderModifier') modifyHeaders(out, f.modifier);
-      else if (f.type === 'URLRewrite') rewriteUrl(out, f, ref.prefix);
-      else if (f.type === 'ResponseHeaderModifier') (exchange.responseHeaders ??= []).push(f.modifier);
-      else if (f.type === 'RequestMirror' && (f.percent >= 100 || Math.random() * 100 < f.percent)) this.mirror(exchange, target, f.backend, out, dest.port.port);
-    }
+    if (!applyFilters(exchange, chosen.filters, fields, out, ref.prefix, dest.port.port, mirror)) return null;
     // timeouts.request bounds the whole exchange (every try); timeouts.backendRequest each try
     if (rule.requestTimeoutMs > 0) exchange.limitResponseTime(rule.requestTimeoutMs);
     if (rule.backendRequestTimeoutMs > 0) exchange.attemptTimeoutMs = rule.backendRequestTimeoutMs;

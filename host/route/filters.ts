@@ -4,6 +4,7 @@
 // (a separate host field would make the request malformed on HTTP/2, RFC 9113 §8.3.1).
 import type { FieldList } from '../core/fields.js';
 import { getField } from '../http/headers.js';
+import type { Exchange } from '../http/exchange.js';
 import type { HeaderModifier, PathModifier, RouteFilter } from './model.js';
 import { trimPrefix } from './precedence.js';
 
@@ -74,4 +75,25 @@ export function redirectLocation(fields: FieldList, f: Extract<RouteFilter, { ty
   const pathAndQuery = getField(fields, ':path') ?? '/';
   const path = f.path ? rewritePath(pathAndQuery, f.path, prefix) : pathAndQuery;
   return `${scheme}://${hostname}${showPort ? `:${port}` : ''}${path}`;
+}
+
+/**
+ * Applies a rule's (or a backendRef's) filters to one request: `out` (a copy of the request head) is
+ * modified in place, response modifiers are left on the exchange, mirrors go to `mirror` (if given).
+ * Returns false when a RequestRedirect answered the request itself.
+ */
+export function applyFilters(exchange: Exchange, filters: readonly RouteFilter[], request: FieldList, out: FieldList,
+  prefix: string | undefined, servicePort: number, mirror?: (f: Extract<RouteFilter, { type: 'RequestMirror' }>) => void): boolean {
+  for (const f of filters) {
+    switch (f.type) {
+      case 'RequestRedirect':
+        exchange.respondLocally(f.statusCode, ['location', redirectLocation(request, f, prefix, servicePort)]);
+        return false;
+      case 'RequestHeaderModifier': modifyHeaders(out, f.modifier); break;
+      case 'URLRewrite': rewriteUrl(out, f, prefix); break;
+      case 'ResponseHeaderModifier': (exchange.responseHeaders ??= []).push(f.modifier); break;
+      case 'RequestMirror': if (mirror && (f.percent >= 100 || Math.random() * 100 < f.percent)) mirror(f); break;
+    }
+  }
+  return true;
 }
