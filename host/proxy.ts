@@ -120,10 +120,14 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   const session = options.http2 ?? {};
   const detectTimeoutMs = options.detectTimeoutMs ?? 10_000;
   const responseTimeoutMs = options.responseTimeoutMs ?? 0;
-  const inbound = new Inbound({ app, detectTimeoutMs, session, responseTimeoutMs, opaque: options.opaquePorts?.includes(app.port) ?? false });
+  const resolver = new Resolver(namespace, options.clusterDomain ?? 'cluster.local');
+  const inbound = new Inbound({
+    app, detectTimeoutMs, session, responseTimeoutMs, opaque: options.opaquePorts?.includes(app.port) ?? false,
+    snapshot: () => snapshot, resolver,
+  });
   const outbound = new Outbound({
     responseTimeoutMs,
-    resolver: new Resolver(namespace, options.clusterDomain ?? 'cluster.local'),
+    resolver,
     snapshot: () => snapshot,
     detectTimeoutMs,
     session,

@@ -14,7 +14,14 @@ export const VIA_PSEUDONYM = 'skiff';
  * side speaks HTTP/1.1 to its application again (Linkerd's l5d-orig-proto does the same).
  */
 export const ORIG_PROTO = 'skiff-orig-proto';
-export const ORIG_PROTO_HOP = new Set([ORIG_PROTO]);
+/**
+ * Marks a request a Skiff outbound forwarded to a peer sidecar: the routes that apply to it were
+ * applied by the caller's sidecar, so the inbound does not apply producer routes again. (Until mTLS
+ * tells the inbound its peer is a sidecar, a client could send it to skip the producer routes' filters.)
+ */
+export const ROUTED = 'skiff-routed';
+/** Fields between two Skiff sidecars only: never taken from an application, never given to one. */
+export const MESH_HOP = new Set([ORIG_PROTO, ROUTED]);
 
 /** The value of the first field named `name`, or undefined. */
 export function getField(fields: FieldList, name: string): string | undefined {

@@ -2,6 +2,9 @@
 // local application in the protocol the request was first made in: HTTP/2 stays HTTP/2; HTTP/1.1
 // — whether it arrived as HTTP/1.1 or inside the mesh's HTTP/2 marked `skiff-orig-proto` — goes to
 // the application as HTTP/1.1. Other traffic is relayed as opaque TCP.
+// A request that did not come through a Skiff outbound (a client outside the mesh) meets the
+// producer routes of the Service it names here instead: their filters (headers, rewrites,
+// redirects) and timeouts apply; their backends do not (the request has reached its backend).
 import type net from 'node:net';
 import { H2Pool } from '../transport/h2-pool.js';
 import { H1Pool } from '../transport/h1-client.js';
@@ -10,7 +13,13 @@ import { TcpStream } from '../transport/tcp-stream.js';
 import { HttpListener, type ListenerOptions } from '../transport/listener.js';
 import type { Exchange } from '../http/exchange.js';
 import type { FieldList } from '../core/fields.js';
-import { forwardFields, getField, VIA_H1, VIA_H2, ORIG_PROTO, ORIG_PROTO_HOP } from '../http/headers.js';
+import { forwardFields, getField, VIA_H1, VIA_H2, ORIG_PROTO, ROUTED, MESH_HOP } from '../http/headers.js';
+import { ProxyErrorKind } from '../http/proxy-error.js';
+import type { Snapshot } from '../config/snapshot.js';
+import type { Resolver } from '../outbound/discovery.js';
+import { Router } from '../route/router.js';
+import { routesFor } from '../route/attach.js';
+import { applyFilters } from '../route/filters.js';
 import { fromExtendedConnect } from '../http/h1-message.js';
 import { startUpstream } from '../http/upstream.js';
 import type { HttpStream } from '../http/stream.js';
@@ -20,6 +29,9 @@ export interface InboundOptions extends ListenerOptions {
   app: HostPort;
   /** The application port is opaque: connections are relayed at once, with no protocol detection. */
   opaque?: boolean;
+  /** The config and names, for producer routes on requests from outside the mesh. */
+  snapshot?: () => Snapshot;
+  resolver?: Resolver;
 }
 
 export class Inbound extends HttpListener {
@@ -28,8 +40,10 @@ export class Inbound extends HttpListener {
   private app: HostPort;
   private appLabel: string;
   private opaque: boolean;
+  private routers = new Map<string, Router | null>();
+  private routersOf: Snapshot | null = null;
 
-  constructor(options: InboundOptions) {
+  constructor(private options: InboundOptions) {
     // RFC 8441: WebSockets from other sidecars arrive as extended CONNECT
     super({ ...options, session: { ...options.session, enableConnectProtocol: true } });
     this.app = options.app;
@@ -40,6 +54,11 @@ export class Inbound extends HttpListener {
   }
 
   protected route(exchange: Exchange, fields: FieldList, down: HttpStream, isH2: boolean): void {
+    if (getField(fields, ROUTED) === undefined && this.options.snapshot) {
+      const routed = this.producerRoutes(exchange, fields);
+      if (routed === null) return;
+      fields = routed;
+    }
     const appIsH1 = !isH2 || getField(fields, ORIG_PROTO) !== undefined;
     exchange.responseVia = appIsH1 ? VIA_H1 : VIA_H2;
     exchange.upgrade = (down as { upgrade?: string | null }).upgrade ?? null;
@@ -55,8 +74,39 @@ export class Inbound extends HttpListener {
       exchange.attach(new TcpStream(this.app.host, this.app.port));
       return;
     }
-    const next = forwardFields(fields, isH2 ? VIA_H2 : VIA_H1, !appIsH1, ORIG_PROTO_HOP);
+    const next = forwardFields(fields, isH2 ? VIA_H2 : VIA_H1, !appIsH1, MESH_HOP);
     startUpstream(exchange, appIsH1 ? this.appH1 : this.appH2, next, this.appLabel);
+  }
+
+  /** The request after its Service's producer routes (null: answered here, e.g. a redirect or 404). */
+  private producerRoutes(exchange: Exchange, fields: FieldList): FieldList | null {
+    const authority = getField(fields, ':authority');
+    const snapshot = this.options.snapshot!();
+    const d = authority === undefined ? null : this.options.resolver?.resolve(snapshot, authority);
+    if (!d || typeof d === 'string') return fields; // not addressed to a Service by name: nothing to apply
+    if (snapshot !== this.routersOf) {
+      for (const r of this.routers.values()) r?.free();
+      this.routers.clear();
+      this.routersOf = snapshot;
+    }
+    const key = `${d.service.namespace}/${d.service.name}:${d.port.port}`;
+    let router = this.routers.get(key);
+    if (router === undefined) {
+      // the Service's own namespace as the caller's: its producer routes
+      const routes = routesFor(snapshot, d.service.namespace, d.service.namespace, d.service.name, d.port.port);
+      try { router = routes.length ? new Router(routes) : null; } catch { router = null; }
+      this.routers.set(key, router);
+    }
+    if (router === null) return fields;
+    const ref = router.select(fields);
+    if (ref === null) {
+      exchange.fail(ProxyErrorKind.NOT_FOUND, `no rule of the routes of Service ${d.label} matches the request`);
+      return null;
+    }
+    const out = fields.slice();
+    if (!applyFilters(exchange, ref.rule.filters, fields, out, ref.prefix, d.port.port)) return null;
+    if (ref.rule.requestTimeoutMs > 0) exchange.limitResponseTime(ref.rule.requestTimeoutMs);
+    return out;
   }
 
   override accept(socket: net.Socket): void {

@@ -12,7 +12,7 @@ import { TcpStream } from '../transport/tcp-stream.js';
 import { HttpListener, type ListenerOptions } from '../transport/listener.js';
 import type { Exchange, ExchangeObserver } from '../http/exchange.js';
 import type { FieldList } from '../core/fields.js';
-import { forwardFields, getField, VIA_H1, VIA_H2, ORIG_PROTO } from '../http/headers.js';
+import { forwardFields, getField, VIA_H1, VIA_H2, ORIG_PROTO, ROUTED, MESH_HOP } from '../http/headers.js';
 import { toExtendedConnect } from '../http/h1-message.js';
 import { ProxyErrorKind } from '../http/proxy-error.js';
 import { startUpstream, type Upstream } from '../http/upstream.js';
@@ -247,7 +247,8 @@ export class Outbound extends HttpListener implements ExchangeObserver {
     if (!ep) return;
     const isH2 = exchange.downIsH2;
     const h2 = ep.address.meshed || (ep.address.h2c && isH2);
-    const next = forwardFields(fields, isH2 ? VIA_H2 : VIA_H1, h2);
+    const next = forwardFields(fields, isH2 ? VIA_H2 : VIA_H1, h2, MESH_HOP);
+    if (ep.address.meshed) next.push(ROUTED, '1');
     if (ep.address.meshed && !isH2) next.push(ORIG_PROTO, 'HTTP/1.1');
     (exchange.mirrors ??= []).push(new Mirror(this.pool(ep, h2), next, exchange.headOnly));
   }
@@ -279,8 +280,9 @@ export class Outbound extends HttpListener implements ExchangeObserver {
     const h2 = a.meshed || (a.h2c && isH2);
     const upgrade = (down as { upgrade?: string | null }).upgrade ?? null;
     exchange.upgrade = upgrade;
-    let next = forwardFields(fields, isH2 ? VIA_H2 : VIA_H1, h2);
+    let next = forwardFields(fields, isH2 ? VIA_H2 : VIA_H1, h2, MESH_HOP);
     if (upgrade !== null && h2) next = toExtendedConnect(next, upgrade);
+    if (a.meshed) next.push(ROUTED, '1');
     if (a.meshed && !isH2) next.push(ORIG_PROTO, 'HTTP/1.1');
     exchange.responseVia = h2 ? VIA_H2 : VIA_H1;
     startUpstream(exchange, this.pool(ep, h2), next, `endpoint ${ep.key} of ${dest.label}`);
