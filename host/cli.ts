@@ -18,12 +18,14 @@ commands:
             --response-timeout DURATION (none), --detect-timeout DURATION (10s),
             --opaque-ports LIST (application ports relayed as TCP without detection, e.g. 3306,5432);
             each flag also as SKIFF_<FLAG>
-  check     validate a config directory: skiff check DIR
+  check     validate a config directory: skiff check DIR (route status included)
+  identity  init DIR [--trust-domain cluster.local] [--root-days 3650] [--issuer-days 365]: create the
+            trust anchor and the issuer (files 0600; never overwritten)
   demo      serve HTTP/2 from the wasm core on --listen (default 127.0.0.1:4140) and check it
             with the core's own client; stays up for curl/nghttp until Ctrl-C (--once: exit)
   version   print the version
 
-Outbound routing, config checking and identity arrive with the issues that build them; see README.md.`;
+mTLS between sidecars arrives with the issue that builds it; see README.md.`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -100,6 +102,26 @@ async function main(argv: string[]): Promise<number> {
       for (const e of all) console.error(e);
       console.error(`${positionals[0]}: ${all.length} problem${all.length === 1 ? '' : 's'}`);
       return 1;
+    }
+    case 'identity': {
+      const [sub, ...args] = rest;
+      if (sub !== 'init') { console.error('usage: skiff identity init DIR [--trust-domain D] [--root-days N] [--issuer-days N]'); return 2; }
+      const { values, positionals } = parseArgs({
+        args, allowPositionals: true, strict: true,
+        options: { 'trust-domain': { type: 'string' }, 'root-days': { type: 'string' }, 'issuer-days': { type: 'string' } },
+      });
+      if (positionals.length !== 1) { console.error('usage: skiff identity init DIR'); return 2; }
+      const days = (v: string | undefined, flag: string): number | undefined => {
+        if (v === undefined) return undefined;
+        if (!/^\d+$/.test(v)) throw new Error(`--${flag}: expected a number of days, got '${v}'`);
+        return Number(v);
+      };
+      const { initTrust } = await import('./identity/trust.js');
+      const r = await initTrust(positionals[0], { trustDomain: values['trust-domain'], rootDays: days(values['root-days'], 'root-days'), issuerDays: days(values['issuer-days'], 'issuer-days') });
+      console.log(`trust anchor: ${r.root.subject.replace(/\n/g, ', ')}, valid to ${r.root.validTo}`);
+      console.log(`issuer:       ${r.issuer.subject.replace(/\n/g, ', ')}, valid to ${r.issuer.validTo}`);
+      console.log(`wrote ${r.files.join(', ')} (0600); keep root.key offline once the issuer exists`);
+      return 0;
     }
     case 'version':
     case '--version':

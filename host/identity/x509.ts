@@ -1,0 +1,135 @@
+// X.509 for the mesh's identities: ECDSA P-256 keys and certificates built with pkijs (Node has
+// X509Certificate to read and verify certificates, but nothing to create them; pkijs is the maintained
+// standard for that in JavaScript, and unlike @peculiar/x509 needs no global reflect-metadata
+// polyfill, which a library embedded in other gateways must not install). Keys come from Node's own
+// WebCrypto; the private keys of workloads never leave memory.
+import { webcrypto, X509Certificate, randomBytes } from 'node:crypto';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+
+pkijs.setEngine('node', new pkijs.CryptoEngine({ name: 'node', crypto: webcrypto as unknown as Crypto }));
+
+export const KEY_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256' } as const;
+const OID = {
+  commonName: '2.5.4.3',
+  basicConstraints: '2.5.29.19',
+  keyUsage: '2.5.29.15',
+  extKeyUsage: '2.5.29.37',
+  subjectAltName: '2.5.29.17',
+  subjectKeyId: '2.5.29.14',
+  authorityKeyId: '2.5.29.35',
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+};
+// KeyUsage bits (RFC 5280 §4.2.1.3), as the first byte of the BIT STRING
+const DIGITAL_SIGNATURE = 0x80;
+const KEY_CERT_SIGN = 0x04;
+const CRL_SIGN = 0x02;
+
+export interface KeyPair {
+  privateKey: CryptoKey;
+  publicKey: CryptoKey;
+}
+
+export async function generateKeyPair(): Promise<KeyPair> {
+  return await webcrypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify']) as KeyPair;
+}
+
+export function pem(label: string, der: ArrayBuffer | Uint8Array): string {
+  const b64 = Buffer.from(der instanceof ArrayBuffer ? new Uint8Array(der) : der).toString('base64');
+  return `-----BEGIN ${label}-----\n${b64.match(/.{1,64}/g)!.join('\n')}\n-----END ${label}-----\n`;
+}
+
+/** The DER bytes of every `label` block in a PEM text. */
+export function pemBlocks(text: string, label: string): Buffer[] {
+  const re = new RegExp(`-----BEGIN ${label}-----([\\s\\S]*?)-----END ${label}-----`, 'g');
+  return [...text.matchAll(re)].map((m) => Buffer.from(m[1].replace(/\s+/g, ''), 'base64'));
+}
+
+export async function exportPrivateKeyPem(key: CryptoKey): Promise<string> {
+  return pem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', key));
+}
+
+export async function importPrivateKeyPem(text: string): Promise<CryptoKey> {
+  const [der] = pemBlocks(text, 'PRIVATE KEY');
+  if (!der) throw new Error('no PRIVATE KEY block');
+  return await webcrypto.subtle.importKey('pkcs8', der, KEY_ALGORITHM, true, ['sign']);
+}
+
+function name(cn: string): pkijs.RelativeDistinguishedNames {
+  return new pkijs.RelativeDistinguishedNames({
+    typesAndValues: [new pkijs.AttributeTypeAndValue({ type: OID.commonName, value: new asn1js.Utf8String({ value: cn }) })],
+  });
+}
+
+function extension(extnID: string, critical: boolean, value: asn1js.BaseBlock): pkijs.Extension {
+  return new pkijs.Extension({ extnID, critical, extnValue: value.toBER(false) });
+}
+
+function keyUsage(bits: number): asn1js.BitString {
+  // DER: unused trailing bits counted in the first content byte
+  let unused = 0;
+  while (unused < 7 && (bits & (1 << unused)) === 0) unused++;
+  return new asn1js.BitString({ valueHex: new Uint8Array([bits]).buffer, unusedBits: unused });
+}
+
+async function keyId(publicKey: CryptoKey): Promise<ArrayBuffer> {
+  // RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits
+  const spki = new Uint8Array(await webcrypto.subtle.exportKey('raw', publicKey));
+  return await webcrypto.subtle.digest('SHA-1', spki);
+}
+
+export interface CertificateSpec {
+  /** Subject common name (may be empty for workload certificates, whose names are SANs). */
+  commonName: string;
+  publicKey: CryptoKey;
+  /** The signer: its key, and its certificate (omit both for a self-signed root: the key signs itself). */
+  issuerKey: CryptoKey;
+  issuer?: X509Certificate;
+  notBefore: Date;
+  notAfter: Date;
+  /** A CA: may sign certificates, at most pathLen more CAs below it. */
+  ca?: { pathLen: number };
+  /** URI subject alternative names (spiffe://…) and DNS names. */
+  uris?: string[];
+  dnsNames?: string[];
+}
+
+/** Builds and signs a certificate; returns it in PEM. */
+export async function createCertificate(spec: CertificateSpec): Promise<string> {
+  const cert = new pkijs.Certificate();
+  cert.version = 2;
+  // 16 random bytes, positive (RFC 5280 §4.1.2.2: at most 20 octets, non-negative)
+  const serial = randomBytes(16);
+  serial[0] &= 0x7f;
+  cert.serialNumber = new asn1js.Integer({ valueHex: serial.buffer.slice(serial.byteOffset, serial.byteOffset + 16) });
+  cert.subject = name(spec.commonName);
+  cert.issuer = spec.issuer ? pkijs.Certificate.fromBER(spec.issuer.raw).subject : name(spec.commonName);
+  cert.notBefore.value = spec.notBefore;
+  cert.notAfter.value = spec.notAfter;
+  await cert.subjectPublicKeyInfo.importKey(spec.publicKey);
+  const exts: pkijs.Extension[] = [];
+  if (spec.ca) {
+    exts.push(extension(OID.basicConstraints, true, new pkijs.BasicConstraints({ cA: true, pathLenConstraint: spec.ca.pathLen }).toSchema()));
+    exts.push(extension(OID.keyUsage, true, keyUsage(KEY_CERT_SIGN | CRL_SIGN)));
+  } else {
+    exts.push(extension(OID.basicConstraints, true, new pkijs.BasicConstraints({ cA: false }).toSchema()));
+    exts.push(extension(OID.keyUsage, true, keyUsage(DIGITAL_SIGNATURE)));
+    exts.push(extension(OID.extKeyUsage, false, new pkijs.ExtKeyUsage({ keyPurposes: [OID.serverAuth, OID.clientAuth] }).toSchema()));
+  }
+  exts.push(extension(OID.subjectKeyId, false, new asn1js.OctetString({ valueHex: await keyId(spec.publicKey) })));
+  const signerPublic = spec.issuer ? (spec.issuer.publicKey.export({ format: 'jwk' }) as JsonWebKey) : undefined;
+  const authorityKey = signerPublic
+    ? await keyId(await webcrypto.subtle.importKey('jwk', signerPublic, KEY_ALGORITHM, true, ['verify']))
+    : await keyId(spec.publicKey);
+  exts.push(extension(OID.authorityKeyId, false, new pkijs.AuthorityKeyIdentifier({ keyIdentifier: new asn1js.OctetString({ valueHex: authorityKey }) }).toSchema()));
+  const alt: pkijs.GeneralName[] = [
+    ...(spec.uris ?? []).map((value) => new pkijs.GeneralName({ type: 6, value })),
+    ...(spec.dnsNames ?? []).map((value) => new pkijs.GeneralName({ type: 2, value })),
+  ];
+  // the names are the identity: critical when the subject is empty (RFC 5280 §4.2.1.6)
+  if (alt.length) exts.push(extension(OID.subjectAltName, spec.commonName === '', new pkijs.GeneralNames({ names: alt }).toSchema()));
+  cert.extensions = exts;
+  await cert.sign(spec.issuerKey, 'SHA-256');
+  return pem('CERTIFICATE', cert.toSchema(true).toBER(false));
+}
