@@ -20,7 +20,8 @@ commands:
             each flag also as SKIFF_<FLAG>
   check     validate a config directory: skiff check DIR (route status included)
   identity  init DIR [--trust-domain cluster.local] [--root-days 3650] [--issuer-days 365]: create the
-            trust anchor and the issuer (files 0600; never overwritten)
+            trust anchor, the issuer and the token secret (files 0600; never overwritten)
+            token DIR NAMESPACE/SERVICEACCOUNT: print the token a proxy of that account presents
   demo      serve HTTP/2 from the wasm core on --listen (default 127.0.0.1:4140) and check it
             with the core's own client; stays up for curl/nghttp until Ctrl-C (--once: exit)
   version   print the version
@@ -105,7 +106,18 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'identity': {
       const [sub, ...args] = rest;
-      if (sub !== 'init') { console.error('usage: skiff identity init DIR [--trust-domain D] [--root-days N] [--issuer-days N]'); return 2; }
+      if (sub === 'token') {
+        // skiff identity token DIR NAMESPACE/SERVICEACCOUNT: the token a proxy of that account presents
+        if (args.length !== 2) { console.error('usage: skiff identity token DIR NAMESPACE/SERVICEACCOUNT'); return 2; }
+        const { readFileSync: read } = await import('node:fs');
+        const { join } = await import('node:path');
+        const { issueToken, parseServiceAccount, TOKEN_SECRET_FILE } = await import('./identity/token.js');
+        const sa = parseServiceAccount(args[1]);
+        if (typeof sa === 'string') { console.error(`skiff: ${sa}`); return 2; }
+        console.log(issueToken(read(join(args[0], TOKEN_SECRET_FILE), 'utf8'), sa));
+        return 0;
+      }
+      if (sub !== 'init') { console.error('usage: skiff identity init DIR [--trust-domain D] [--root-days N] [--issuer-days N] | skiff identity token DIR NAMESPACE/SA'); return 2; }
       const { values, positionals } = parseArgs({
         args, allowPositionals: true, strict: true,
         options: { 'trust-domain': { type: 'string' }, 'root-days': { type: 'string' }, 'issuer-days': { type: 'string' } },

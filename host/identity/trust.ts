@@ -1,11 +1,12 @@
-// `skiff identity init DIR`: the trust anchor (a long-lived self-signed root) and the issuer (an
+// `skiff identity init DIR`: the trust anchor (a long-lived self-signed root), the issuer (an
 // intermediate CA, signed by the root, that the identity service signs workload certificates with),
-// as Linkerd lays them out. Every file is written 0600; the root's key is only needed again to sign
+// as Linkerd lays them out, and the secret behind the directory mode's ServiceAccount tokens. Every file is written 0600; the root's key is only needed again to sign
 // the next issuer and belongs offline once the issuer exists.
 import { existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { createCertificate, exportPrivateKeyPem, generateKeyPair } from './x509.js';
+import { TOKEN_SECRET_FILE, newTokenSecret } from './token.js';
 
 export const TRUST_FILES = {
   /** The trusted roots, PEM, one or more: every sidecar verifies peers against these. */
@@ -13,6 +14,8 @@ export const TRUST_FILES = {
   rootKey: 'root.key',
   issuerCert: 'issuer.crt',
   issuerKey: 'issuer.key',
+  /** The secret behind `skiff identity token` (token.ts). */
+  tokenSecret: TOKEN_SECRET_FILE,
 } as const;
 
 const DAY = 86_400_000;
@@ -65,5 +68,6 @@ export async function initTrust(dir: string, options: InitOptions = {}): Promise
   write(TRUST_FILES.rootKey, await exportPrivateKeyPem(rootKeys.privateKey));
   write(TRUST_FILES.issuerCert, issuerPem);
   write(TRUST_FILES.issuerKey, await exportPrivateKeyPem(issuerKeys.privateKey));
+  write(TRUST_FILES.tokenSecret, newTokenSecret());
   return { files, root, issuer: new X509Certificate(issuerPem) };
 }

@@ -133,3 +133,65 @@ export async function createCertificate(spec: CertificateSpec): Promise<string> 
   await cert.sign(spec.issuerKey, 'SHA-256');
   return pem('CERTIFICATE', cert.toSchema(true).toBER(false));
 }
+
+const EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
+
+function altNames(uris: string[], dnsNames: string[]): pkijs.GeneralNames {
+  return new pkijs.GeneralNames({
+    names: [
+      ...uris.map((value) => new pkijs.GeneralName({ type: 6, value })),
+      ...dnsNames.map((value) => new pkijs.GeneralName({ type: 2, value })),
+    ],
+  });
+}
+
+/** A PKCS#10 request for a certificate naming only `uris` and `dnsNames`, signed by the key (proof of possession). */
+export async function createCsr(keys: KeyPair, uris: string[], dnsNames: string[]): Promise<string> {
+  const csr = new pkijs.CertificationRequest();
+  csr.version = 0;
+  await csr.subjectPublicKeyInfo.importKey(keys.publicKey);
+  const exts = new pkijs.Extensions({ extensions: [extension(OID.subjectAltName, true, altNames(uris, dnsNames).toSchema())] });
+  csr.attributes = [new pkijs.Attribute({ type: EXTENSION_REQUEST, values: [exts.toSchema()] })];
+  await csr.sign(keys.privateKey, 'SHA-256');
+  return pem('CERTIFICATE REQUEST', csr.toSchema().toBER(false));
+}
+
+export interface ParsedCsr {
+  publicKey: CryptoKey;
+  uris: string[];
+  dnsNames: string[];
+}
+
+/** Reads a PEM certificate request; throws when it is malformed or its signature does not verify. */
+export async function parseCsr(text: string): Promise<ParsedCsr> {
+  const [der] = pemBlocks(text, 'CERTIFICATE REQUEST');
+  if (!der) throw new Error('no CERTIFICATE REQUEST block');
+  let csr: pkijs.CertificationRequest;
+  try {
+    csr = pkijs.CertificationRequest.fromBER(new Uint8Array(der));
+  } catch (err) {
+    throw new Error(`malformed certificate request: ${(err as Error).message}`);
+  }
+  if (!(await csr.verify())) throw new Error('the certificate request signature does not verify');
+  const publicKey = await csr.getPublicKey();
+  const alg = publicKey.algorithm as EcKeyAlgorithm;
+  if (alg.name !== 'ECDSA' || alg.namedCurve !== 'P-256') throw new Error(`key ${alg.name} ${alg.namedCurve ?? ''}: only ECDSA P-256 keys are certified`);
+  const uris: string[] = [];
+  const dnsNames: string[] = [];
+  for (const attr of csr.attributes ?? []) {
+    if (attr.type !== EXTENSION_REQUEST) continue;
+    for (const v of attr.values) {
+      const exts = new pkijs.Extensions({ schema: v });
+      for (const e of exts.extensions) {
+        if (e.extnID !== OID.subjectAltName) continue;
+        const names = e.parsedValue as pkijs.AltName | undefined;
+        for (const n of names?.altNames ?? []) {
+          if (n.type === 6) uris.push(String(n.value));
+          else if (n.type === 2) dnsNames.push(String(n.value));
+          else throw new Error(`the request asks for a name of GeneralName type ${n.type}: only URI and DNS names are certified`);
+        }
+      }
+    }
+  }
+  return { publicKey, uris, dnsNames };
+}

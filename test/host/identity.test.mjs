@@ -9,8 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { run } from '../helpers/run.mjs';
-import { createCertificate, generateKeyPair, importPrivateKeyPem } from '../../dist/host/identity/x509.js';
+import { createCertificate, createCsr, generateKeyPair, importPrivateKeyPem } from '../../dist/host/identity/x509.js';
 import { initTrust } from '../../dist/host/identity/trust.js';
+import { issueToken, verifyToken } from '../../dist/host/identity/token.js';
+import { Issuer, IdentityRefused } from '../../dist/host/identity/issuer.js';
 
 const cli = fileURLToPath(new URL('../../dist/skiff.js', import.meta.url));
 const tmp = () => mkdtempSync(join(tmpdir(), 'skiff-identity-'));
@@ -21,7 +23,7 @@ test('skiff identity init: a root and an issuer openssl verifies, private files,
   assert.is(r.code, 0, r.stderr.toString());
   assert.match(r.stdout.toString(), /trust anchor: CN=root\.skiff\.example\.org/);
   assert.is(statSync(dir).mode & 0o777, 0o700);
-  for (const f of ['trust-anchors.pem', 'root.key', 'issuer.crt', 'issuer.key']) assert.is(statSync(join(dir, f)).mode & 0o777, 0o600, f);
+  for (const f of ['trust-anchors.pem', 'root.key', 'issuer.crt', 'issuer.key', 'tokens.key']) assert.is(statSync(join(dir, f)).mode & 0o777, 0o600, f);
   const v = await run('openssl', ['verify', '-CAfile', join(dir, 'trust-anchors.pem'), join(dir, 'issuer.crt')]);
   assert.is(v.code, 0, v.stderr.toString());
   const root = (await run('openssl', ['x509', '-in', join(dir, 'trust-anchors.pem'), '-noout', '-text'])).stdout.toString();
@@ -82,6 +84,91 @@ test('bad options are refused with the reason', async () => {
   const r = await run(process.execPath, [cli, 'identity', 'init', join(dir, 'c'), '--root-days', 'ten']);
   assert.is(r.code, 1);
   assert.match(r.stderr.toString(), /--root-days: expected a number of days, got 'ten'/);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('ServiceAccount tokens: the CLI prints one the secret verifies; changed or foreign tokens do not verify', async () => {
+  const dir = tmp();
+  await initTrust(dir);
+  const r = await run(process.execPath, [cli, 'identity', 'token', dir, 'shop/web.frontend']);
+  assert.is(r.code, 0, r.stderr.toString());
+  const token = r.stdout.toString().trim();
+  const secret = readFileSync(join(dir, 'tokens.key'), 'utf8');
+  assert.equal(verifyToken(secret, token), { namespace: 'shop', name: 'web.frontend' });
+  assert.is(verifyToken(secret, token.replace('shop', 'shoq')), null, 'another namespace');
+  assert.is(verifyToken(secret, `${token.slice(0, -2)}AA`), null, 'a changed MAC');
+  assert.is(verifyToken('another secret', token), null);
+  assert.is(verifyToken(secret, 'garbage'), null);
+  const bad = await run(process.execPath, [cli, 'identity', 'token', dir, 'Not/Valid']);
+  assert.is(bad.code, 2);
+  assert.match(bad.stderr.toString(), /'Not' is not a namespace name/);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function issuerIn(dir, lifetimeMs) {
+  const t = await initTrust(dir, { trustDomain: 'cluster.local' });
+  const secret = readFileSync(join(dir, 'tokens.key'), 'utf8');
+  const issuer = new Issuer({
+    trustDomain: 'cluster.local', issuerCert: readFileSync(join(dir, 'issuer.crt'), 'utf8'),
+    issuerKey: await importPrivateKeyPem(readFileSync(join(dir, 'issuer.key'), 'utf8')), tokenSecret: secret, lifetimeMs,
+  });
+  return { t, secret, issuer };
+}
+
+test('the issuer certifies the identity the token proves, for the key in the request', async () => {
+  const dir = tmp();
+  const { secret, issuer } = await issuerIn(dir, 3_600_000);
+  const keys = await generateKeyPair();
+  const csr = await createCsr(keys, ['spiffe://cluster.local/ns/default/sa/web'], ['web.default.serviceaccount.identity.cluster.local']);
+  writeFileSync(join(dir, 'req.csr'), csr);
+  const shown = await run('openssl', ['req', '-in', join(dir, 'req.csr'), '-noout', '-verify', '-text']);
+  assert.match(`${shown.stdout}${shown.stderr}`, /verify OK|Certificate request self-signature verify OK/);
+  const r = await issuer.certify(issueToken(secret, { namespace: 'default', name: 'web' }), csr);
+  assert.is(r.identity, 'spiffe://cluster.local/ns/default/sa/web');
+  writeFileSync(join(dir, 'chain.pem'), r.chain);
+  const leaf = new X509Certificate(r.chain);
+  assert.match(leaf.subjectAltName, /URI:spiffe:\/\/cluster\.local\/ns\/default\/sa\/web/);
+  const spki = (k) => k.export({ format: 'der', type: 'spki' }).toString('hex');
+  const { createPublicKey } = await import('node:crypto');
+  const { webcrypto } = await import('node:crypto');
+  const csrKey = createPublicKey({ key: Buffer.from(await webcrypto.subtle.exportKey('spki', keys.publicKey)), format: 'der', type: 'spki' });
+  assert.is(spki(leaf.publicKey), spki(csrKey), 'certifies the requested key');
+  const lifetime = new Date(leaf.validTo).getTime() - Date.now();
+  assert.ok(lifetime > 3_500_000 && lifetime <= 3_600_000, String(lifetime));
+  const v = await run('openssl', ['verify', '-CAfile', join(dir, 'trust-anchors.pem'), '-untrusted', join(dir, 'issuer.crt'), join(dir, 'chain.pem')]);
+  assert.is(v.code, 0, `${v.stdout}${v.stderr}`);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('the issuer refuses a bad token, a request for another identity, a malformed or forged request', async () => {
+  const dir = tmp();
+  const { secret, issuer } = await issuerIn(dir);
+  const keys = await generateKeyPair();
+  const token = issueToken(secret, { namespace: 'default', name: 'web' });
+  const good = await createCsr(keys, ['spiffe://cluster.local/ns/default/sa/web'], []);
+  const refused = async (p, reason, re) => {
+    try {
+      await p;
+      assert.unreachable('certified');
+    } catch (err) {
+      assert.instance(err, IdentityRefused, err.message);
+      assert.is(err.reason, reason, err.message);
+      assert.match(err.message, re);
+    }
+  };
+  await refused(issuer.certify('v1.default.web.AAAA', good), 'bad-token', /token is not valid/);
+  await refused(issuer.certify(issueToken('other secret', { namespace: 'default', name: 'web' }), good), 'bad-token', /token/);
+  await refused(issuer.certify(token, await createCsr(keys, ['spiffe://cluster.local/ns/default/sa/admin'], [])), 'wrong-identity',
+    /asks for spiffe:\/\/cluster\.local\/ns\/default\/sa\/admin; the token is for spiffe:\/\/cluster\.local\/ns\/default\/sa\/web/);
+  await refused(issuer.certify(token, await createCsr(keys, ['spiffe://cluster.local/ns/default/sa/web'], ['evil.example.com'])), 'wrong-identity', /evil\.example\.com/);
+  await refused(issuer.certify(token, await createCsr(keys, [], [])), 'wrong-identity', /no name/);
+  await refused(issuer.certify(token, 'not a request'), 'bad-csr', /no CERTIFICATE REQUEST/);
+  await refused(issuer.certify(token, '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n'), 'bad-csr', /malformed|request/);
+  // a request whose signature was made by another key: no proof of possession
+  const der = Buffer.from(good.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+  der[der.length - 5] ^= 0xff; // inside the signature
+  const forged = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`;
+  await refused(issuer.certify(token, forged), 'bad-csr', /signature does not verify|malformed/);
   rmSync(dir, { recursive: true, force: true });
 });
 
