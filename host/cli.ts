@@ -16,12 +16,15 @@ commands:
             --inbound HOST:PORT (0.0.0.0:4143), --app HOST:PORT (127.0.0.1:8080),
             --admin HOST:PORT (127.0.0.1:4191), --workload NAMESPACE/NAME, --cluster-domain (cluster.local),
             --response-timeout DURATION (none), --detect-timeout DURATION (10s),
-            --opaque-ports LIST (application ports relayed as TCP without detection, e.g. 3306,5432);
+            --opaque-ports LIST (application ports relayed as TCP without detection, e.g. 3306,5432),
+            --identity-addr HOST:PORT --identity-token FILE --trust-anchors FILE [--trust-domain];
             each flag also as SKIFF_<FLAG>
   check     validate a config directory: skiff check DIR (route status included)
   identity  init DIR [--trust-domain cluster.local] [--root-days 3650] [--issuer-days 365]: create the
             trust anchor, the issuer and the token secret (files 0600; never overwritten)
             token DIR NAMESPACE/SERVICEACCOUNT: print the token a proxy of that account presents
+  control   the control plane's identity service: --identity DIR (from identity init), --listen
+            HOST:PORT (0.0.0.0:8080), --trust-domain, --certificate-lifetime (24h)
   demo      serve HTTP/2 from the wasm core on --listen (default 127.0.0.1:4140) and check it
             with the core's own client; stays up for curl/nghttp until Ctrl-C (--once: exit)
   version   print the version
@@ -55,12 +58,21 @@ async function main(argv: string[]): Promise<number> {
           'opaque-ports': { type: 'string', default: env('OPAQUE_PORTS', '') },
           app: { type: 'string', default: env('APP', '127.0.0.1:8080') },
           admin: { type: 'string', default: env('ADMIN', '127.0.0.1:4191') },
+          'identity-addr': { type: 'string', default: process.env.SKIFF_IDENTITY_ADDR },
+          'identity-token': { type: 'string', default: process.env.SKIFF_IDENTITY_TOKEN },
+          'trust-anchors': { type: 'string', default: process.env.SKIFF_TRUST_ANCHORS },
+          'trust-domain': { type: 'string', default: process.env.SKIFF_TRUST_DOMAIN },
         },
         strict: true,
       });
       const { startProxy } = await import('./proxy.js');
       (await import('./cli/footprint.js')).holdYoungGeneration();
-      const { 'cluster-domain': clusterDomain, 'response-timeout': rt, 'detect-timeout': dt, 'opaque-ports': op, ...flags } = values;
+      const { 'cluster-domain': clusterDomain, 'response-timeout': rt, 'detect-timeout': dt, 'opaque-ports': op,
+        'identity-addr': identityAddr, 'identity-token': identityToken, 'trust-anchors': anchors, 'trust-domain': trustDomain, ...flags } = values;
+      const idFlags = [identityAddr, identityToken, anchors];
+      if (idFlags.some((v) => v !== undefined) && idFlags.some((v) => v === undefined)) {
+        throw new Error('--identity-addr, --identity-token and --trust-anchors go together');
+      }
       const { parseDuration } = await import('./config/duration.js');
       const { parsePortList } = await import('./outbound/discovery.js');
       const opaque = parsePortList(op!);
@@ -70,8 +82,9 @@ async function main(argv: string[]): Promise<number> {
         responseTimeoutMs: rt === undefined ? undefined : parseDuration(rt, '--response-timeout'),
         detectTimeoutMs: parseDuration(dt!, '--detect-timeout'),
         opaquePorts: [...opaque],
+        identity: identityAddr === undefined ? undefined : { addr: identityAddr, tokenFile: identityToken!, trustAnchorsFile: anchors!, trustDomain },
       });
-      console.log('skiff: identity: none (plaintext; no identity flags given)');
+      if (identityAddr === undefined) console.log('skiff: identity: none (plaintext; no identity flags given)');
       await new Promise<void>((resolve) => {
         const stop = (): void => { console.log('skiff: draining'); void proxy.close().then(resolve); };
         process.once('SIGTERM', stop);
@@ -103,6 +116,36 @@ async function main(argv: string[]): Promise<number> {
       for (const e of all) console.error(e);
       console.error(`${positionals[0]}: ${all.length} problem${all.length === 1 ? '' : 's'}`);
       return 1;
+    }
+    case 'control': {
+      // the control plane: this issue's part is the identity service
+      const { values } = parseArgs({
+        args: rest, strict: true,
+        options: {
+          identity: { type: 'string', default: process.env.SKIFF_IDENTITY_DIR },
+          listen: { type: 'string', default: process.env.SKIFF_LISTEN ?? '0.0.0.0:8080' },
+          'trust-domain': { type: 'string', default: process.env.SKIFF_TRUST_DOMAIN ?? 'cluster.local' },
+          'certificate-lifetime': { type: 'string', default: process.env.SKIFF_CERTIFICATE_LIFETIME ?? '24h' },
+          config: { type: 'string', default: process.env.SKIFF_CONFIG },
+        },
+      });
+      if (!values.identity) { console.error('usage: skiff control --identity DIR [--listen 0.0.0.0:8080] [--trust-domain D] [--certificate-lifetime 24h]'); return 2; }
+      const { createIdentityService } = await import('./control/identity-service.js');
+      const { parseDuration } = await import('./config/duration.js');
+      const { parseHostPort } = await import('./config/address.js');
+      const at = parseHostPort(values.listen!, '--listen');
+      const server = await createIdentityService({
+        identityDir: values.identity, trustDomain: values['trust-domain'],
+        certificateLifetimeMs: parseDuration(values['certificate-lifetime']!, '--certificate-lifetime'), log: (l) => console.log(`skiff control: ${l}`),
+      });
+      await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(at.port, at.host, resolve); });
+      console.log(`skiff control: identity service on ${at.host}:${(server.address() as { port: number }).port} (trust domain ${values['trust-domain']})`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => { server.close(); server.closeAllConnections(); resolve(); };
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+      return 0;
     }
     case 'identity': {
       const [sub, ...args] = rest;

@@ -6,6 +6,7 @@ import { Inbound } from './inbound/inbound.js';
 import { Outbound } from './outbound/outbound.js';
 import { Resolver } from './outbound/discovery.js';
 import { routeStatuses } from './route/status.js';
+import { WorkloadIdentity } from './identity/workload.js';
 import { DirectorySource } from './config/directory.js';
 import { Snapshot } from './config/snapshot.js';
 import type { ConfigError } from './config/objects.js';
@@ -40,6 +41,11 @@ export interface ProxyOptions {
   http2?: H2SessionOptions;
   /** Grace period for in-flight requests on close() (default 30 s). */
   shutdownGraceMs?: number;
+  /**
+   * Workload identity from the identity service (skiff control): /ready stays false until the first
+   * certificate. (mTLS between sidecars with it arrives next; see README.)
+   */
+  identity?: { addr: string; tokenFile: string; trustAnchorsFile: string; trustDomain?: string };
   log?: (line: string) => void;
 }
 
@@ -136,9 +142,24 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   const inboundServer = net.createServer({ noDelay: true, allowHalfOpen: true }, (s) => inbound.accept(s));
   const outboundServer = net.createServer({ noDelay: true, allowHalfOpen: true }, (s) => outbound.accept(s));
   let closing: Promise<void> | null = null;
+  let identity: WorkloadIdentity | null = null;
+  if (options.identity) {
+    const id = options.identity;
+    identity = new WorkloadIdentity({
+      addr: parseHostPort(id.addr, '--identity-addr'), tokenFile: id.tokenFile, trustAnchorsFile: id.trustAnchorsFile,
+      trustDomain: id.trustDomain ?? options.clusterDomain ?? 'cluster.local', log,
+    });
+    identity.start();
+  }
+  const identityLine = (): string => {
+    if (!identity) return 'identity: none (plaintext; no identity flags given)';
+    const c = identity.current;
+    if (!c) return `identity: waiting for a certificate${identity.lastError ? ` (${identity.lastError})` : ''}`;
+    return `identity: ${c.identity} until ${c.notAfter.toISOString()}, renewed ${identity.renewals} time(s)${identity.lastError ? `; last renewal failed: ${identity.lastError}` : ''}`;
+  };
   const adminServer = options.admin === null ? null : createAdminServer({
-    ready: () => closing === null,
-    readyDetails: () => ['identity: none (plaintext; no identity flags given)'],
+    ready: () => closing === null && (identity === null || identity.current !== null),
+    readyDetails: () => [identityLine()],
     shutdown: () => { void running.close(); },
     config: () => effectiveConfig(snapshot, generation, options.config ?? null, workload),
   });
@@ -155,6 +176,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     close(): Promise<void> {
       closing ??= (async () => {
         source?.close();
+        identity?.close();
         inboundServer.close();
         outboundServer.close();
         inbound.drain();
