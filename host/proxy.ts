@@ -7,6 +7,7 @@ import { Outbound } from './outbound/outbound.js';
 import { Resolver } from './outbound/discovery.js';
 import { routeStatuses } from './route/status.js';
 import { WorkloadIdentity } from './identity/workload.js';
+import { MeshTls } from './identity/mesh-tls.js';
 import { DirectorySource } from './config/directory.js';
 import { Snapshot } from './config/snapshot.js';
 import type { ConfigError } from './config/objects.js';
@@ -126,22 +127,6 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   const session = options.http2 ?? {};
   const detectTimeoutMs = options.detectTimeoutMs ?? 10_000;
   const responseTimeoutMs = options.responseTimeoutMs ?? 0;
-  const resolver = new Resolver(namespace, options.clusterDomain ?? 'cluster.local');
-  const inbound = new Inbound({
-    app, detectTimeoutMs, session, responseTimeoutMs, opaque: options.opaquePorts?.includes(app.port) ?? false,
-    snapshot: () => snapshot, resolver,
-  });
-  const outbound = new Outbound({
-    responseTimeoutMs,
-    resolver,
-    snapshot: () => snapshot,
-    detectTimeoutMs,
-    session,
-  });
-  // half-open: a tunnel's client may finish sending and still be owed the rest of the answer
-  const inboundServer = net.createServer({ noDelay: true, allowHalfOpen: true }, (s) => inbound.accept(s));
-  const outboundServer = net.createServer({ noDelay: true, allowHalfOpen: true }, (s) => outbound.accept(s));
-  let closing: Promise<void> | null = null;
   let identity: WorkloadIdentity | null = null;
   if (options.identity) {
     const id = options.identity;
@@ -151,6 +136,24 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     });
     identity.start();
   }
+  const resolver = new Resolver(namespace, options.clusterDomain ?? 'cluster.local');
+  const meshTls = identity && options.identity ? new MeshTls(identity, options.identity.trustAnchorsFile) : undefined;
+  const inbound = new Inbound({
+    app, detectTimeoutMs, session, responseTimeoutMs, opaque: options.opaquePorts?.includes(app.port) ?? false,
+    snapshot: () => snapshot, resolver, meshTls,
+  });
+  const outbound = new Outbound({
+    responseTimeoutMs,
+    resolver,
+    meshTls,
+    snapshot: () => snapshot,
+    detectTimeoutMs,
+    session,
+  });
+  // half-open: a tunnel's client may finish sending and still be owed the rest of the answer
+  const inboundServer = net.createServer({ noDelay: true, allowHalfOpen: true }, (s) => inbound.accept(s));
+  const outboundServer = net.createServer({ noDelay: true, allowHalfOpen: true }, (s) => outbound.accept(s));
+  let closing: Promise<void> | null = null;
   const identityLine = (): string => {
     if (!identity) return 'identity: none (plaintext; no identity flags given)';
     const c = identity.current;

@@ -20,8 +20,10 @@ export const ORIG_PROTO = 'skiff-orig-proto';
  * tells the inbound its peer is a sidecar, a client could send it to skip the producer routes' filters.)
  */
 export const ROUTED = 'skiff-routed';
+/** The mesh identity of the client, as the inbound verified it with mTLS; never taken from a client. */
+export const CLIENT_ID = 'skiff-client-id';
 /** Fields between two Skiff sidecars only: never taken from an application, never given to one. */
-export const MESH_HOP = new Set([ORIG_PROTO, ROUTED]);
+export const MESH_HOP = new Set([ORIG_PROTO, ROUTED, CLIENT_ID]);
 
 /** The value of the first field named `name`, or undefined. */
 export function getField(fields: FieldList, name: string): string | undefined {

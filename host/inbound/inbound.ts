@@ -13,13 +13,16 @@ import { TcpStream } from '../transport/tcp-stream.js';
 import { HttpListener, type ListenerOptions } from '../transport/listener.js';
 import type { Exchange } from '../http/exchange.js';
 import type { FieldList } from '../core/fields.js';
-import { forwardFields, getField, VIA_H1, VIA_H2, ORIG_PROTO, ROUTED, MESH_HOP } from '../http/headers.js';
+import { forwardFields, getField, VIA_H1, VIA_H2, ORIG_PROTO, ROUTED, MESH_HOP, CLIENT_ID } from '../http/headers.js';
 import { ProxyErrorKind } from '../http/proxy-error.js';
 import type { Snapshot } from '../config/snapshot.js';
 import type { Resolver } from '../outbound/discovery.js';
 import { Router } from '../route/router.js';
 import { routesFor } from '../route/attach.js';
 import { applyFilters } from '../route/filters.js';
+import { MESH_ALPN, spiffeIdOf, type MeshTls } from '../identity/mesh-tls.js';
+import { parseClientHello } from '../transport/client-hello.js';
+import type { H2Stream } from '../transport/h2-session.js';
 import { fromExtendedConnect } from '../http/h1-message.js';
 import { startUpstream } from '../http/upstream.js';
 import type { HttpStream } from '../http/stream.js';
@@ -32,6 +35,8 @@ export interface InboundOptions extends ListenerOptions {
   /** The config and names, for producer routes on requests from outside the mesh. */
   snapshot?: () => Snapshot;
   resolver?: Resolver;
+  /** Terminates mesh mTLS (connections offering the mesh ALPN); other TLS passes through. */
+  meshTls?: MeshTls;
 }
 
 export class Inbound extends HttpListener {
@@ -75,6 +80,9 @@ export class Inbound extends HttpListener {
       return;
     }
     const next = forwardFields(fields, isH2 ? VIA_H2 : VIA_H1, !appIsH1, MESH_HOP);
+    // the client's mesh identity, as mTLS proved it (a client-sent skiff-client-id was dropped above)
+    const peer = isH2 ? (down as H2Stream).session.peerIdentity : null;
+    if (peer) next.push(CLIENT_ID, peer);
     startUpstream(exchange, appIsH1 ? this.appH1 : this.appH2, next, this.appLabel);
   }
 
@@ -116,7 +124,46 @@ export class Inbound extends HttpListener {
   }
 
   protected onOpaque(socket: net.Socket, initial: Buffer): void {
-    tunnelTcp(socket, initial, this.app.host, this.app.port);
+    const mtls = this.options.meshTls;
+    if (mtls && initial.length > 0 && initial[0] === 0x16) this.onTls(socket, initial, mtls);
+    else tunnelTcp(socket, initial, this.app.host, this.app.port);
+  }
+
+  // TLS: read the whole ClientHello; mesh ALPN → terminate mTLS and serve HTTP/2; else the app's own TLS
+  private onTls(socket: net.Socket, initial: Buffer, mtls: MeshTls): void {
+    let buf = initial;
+    const decide = (): boolean => {
+      const hello = parseClientHello(buf);
+      if (hello === 'more' && buf.length < 64 * 1024) return false;
+      socket.off('data', onData);
+      clearTimeout(timer);
+      socket.pause();
+      if (typeof hello === 'object' && hello.alpn.includes(MESH_ALPN)) this.terminate(socket, buf, mtls);
+      else tunnelTcp(socket, buf, this.app.host, this.app.port);
+      return true;
+    };
+    const onData = (c: Buffer): void => { buf = Buffer.concat([buf, c]); decide(); };
+    const timer = setTimeout(() => { socket.off('data', onData); socket.destroy(); }, this.options.detectTimeoutMs);
+    if (decide()) return;
+    socket.on('data', onData);
+    socket.resume();
+  }
+
+  private terminate(socket: net.Socket, hello: Buffer, mtls: MeshTls): void {
+    let t;
+    try {
+      socket.unshift(hello);
+      t = mtls.accept(socket);
+    } catch {
+      socket.destroy(); // no certificate yet: mesh peers retry elsewhere
+      return;
+    }
+    t.on('error', () => t.destroy());
+    t.once('secure', () => {
+      if (t.alpnProtocol !== MESH_ALPN) { t.destroy(); return; }
+      t.setNoDelay(true);
+      this.serveH2(t, undefined, spiffeIdOf(t.getPeerCertificate()));
+    });
   }
 
   destroy(): void {

@@ -6,7 +6,8 @@ import type { EndpointAddress } from './discovery.js';
 export class EndpointState {
   inFlight = 0;
   failures = 0;
-  constructor(readonly address: EndpointAddress, readonly key: string) {}
+  /** What discovery says now (meshed, protocol, identity): refreshed by every update. */
+  constructor(public address: EndpointAddress, readonly key: string) {}
 }
 
 export class Balancer {
@@ -20,7 +21,7 @@ export class Balancer {
       if (!s) {
         s = new EndpointState(a, key);
         states.set(key, s);
-      }
+      } else s.address = a;
       return s;
     });
   }

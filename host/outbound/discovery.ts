@@ -24,12 +24,15 @@ export interface EndpointAddress {
   port: number;
   /** The endpoint is a Skiff inbound proxy: talk HTTP/2 to it, whatever the application speaks. */
   meshed: boolean;
+  /** The SPIFFE identity the endpoint's sidecar must prove (skiff.io/identity on its slice), if known. */
+  identity?: string;
   /** The application speaks HTTP/2 without TLS (appProtocol kubernetes.io/h2c, h2c or grpc). */
   h2c: boolean;
   zone?: string;
 }
 
 export const MESHED_ANNOTATION = 'skiff.io/meshed';
+export const IDENTITY_ANNOTATION = 'skiff.io/identity';
 export const OPAQUE_PORTS_ANNOTATION = 'skiff.io/opaque-ports';
 
 /** "3306,5432" or "4000-4010" lists (as Linkerd's opaque-ports annotation takes them). */
@@ -102,7 +105,8 @@ export function endpointsOf(snapshot: Snapshot, dest: Destination): EndpointAddr
     const h2c = svcH2c || (sp.appProtocol !== undefined && H2C.has(sp.appProtocol));
     for (const e of slice.endpoints) {
       if (!e.ready || e.terminating) continue;
-      for (const host of e.addresses) out.push({ host, port: sp.port, meshed, h2c, zone: e.zone });
+      const identity = slice.annotations[IDENTITY_ANNOTATION];
+      for (const host of e.addresses) out.push({ host, port: sp.port, meshed, h2c, zone: e.zone, identity });
     }
   }
   return out;

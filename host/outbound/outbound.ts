@@ -25,11 +25,14 @@ import { routesFor } from '../route/attach.js';
 import { applyFilters } from '../route/filters.js';
 import { Mirror } from '../route/mirror.js';
 import { RetryBudget, RetryState } from '../route/retry.js';
+import type { MeshTls } from '../identity/mesh-tls.js';
 import type { BackendRef } from '../route/model.js';
 
 export interface OutboundOptions extends ListenerOptions {
   resolver: Resolver;
   snapshot(): Snapshot;
+  /** mTLS to meshed endpoints (with a workload identity); plaintext without. */
+  meshTls?: MeshTls;
 }
 
 /** Where requests for a Service port go: its endpoints, balanced. */
@@ -141,7 +144,7 @@ export class Outbound extends HttpListener implements ExchangeObserver {
       for (const e of eps) live.add(`${e.host}:${e.port}`);
     }
     for (const [key, pool] of this.pools) {
-      const endpoint = key.endsWith('/h1') ? key.slice(0, -3) : key;
+      const endpoint = key.replace(/\/h1$|\|.*$/, '');
       if (!live.has(endpoint)) {
         pool.close();
         this.pools.delete(key);
@@ -289,11 +292,16 @@ export class Outbound extends HttpListener implements ExchangeObserver {
   }
 
   private pool(ep: EndpointState, h2: boolean): Upstream {
-    const key = h2 ? ep.key : `${ep.key}/h1`;
+    // mesh TLS connections are also keyed by the identity their peer must prove
+    const key = h2 ? (this.options.meshTls && ep.address.meshed ? `${ep.key}|${ep.address.identity ?? ''}` : ep.key) : `${ep.key}/h1`;
     let p = this.pools.get(key);
     if (!p) {
-      p = h2 ? new H2Pool(ep.address.host, ep.address.port, { session: this.options.session })
-        : new H1Pool(ep.address.host, ep.address.port);
+      const mtls = this.options.meshTls;
+      const a = ep.address;
+      p = h2 ? new H2Pool(a.host, a.port, {
+        session: this.options.session,
+        connect: mtls && a.meshed ? (host, port) => mtls.connect(host, port, a.identity) : undefined,
+      }) : new H1Pool(a.host, a.port);
       this.pools.set(key, p);
     }
     return p;

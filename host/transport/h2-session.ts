@@ -211,6 +211,8 @@ function flushAll(): void {
 }
 
 export class H2Session implements H2Handler {
+  /** The peer's SPIFFE identity when the connection is mesh mTLS (set by whoever terminated it). */
+  peerIdentity: string | null = null;
   readonly conn: H2Connection;
   readonly socket: Socket;
   readonly role: Role;

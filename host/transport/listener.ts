@@ -56,12 +56,7 @@ export abstract class HttpListener {
     socket.setNoDelay(true);
     detectProtocol(socket, this.listenerOptions.detectTimeoutMs, (proto, initial) => {
       if (proto === 'h2') {
-        const session = new H2Session(socket, 'server', this.listenerOptions.session, {
-          onStream: this.onH2Stream,
-          onClose: () => this.h2.delete(session),
-        }, initial);
-        this.h2.add(session);
-        socket.resume();
+        this.serveH2(socket, initial, null);
       } else if (proto === 'http1') {
         const conn = new H1ServerConnection(socket, { onRequest: this.onH1Request, onClose: () => this.h1.delete(conn) }, this.listenerOptions.http1, initial);
         this.h1.add(conn);
@@ -70,6 +65,17 @@ export abstract class HttpListener {
         this.onOpaque(socket, initial);
       }
     });
+  }
+
+  /** Runs an HTTP/2 session on a socket (plain, or a terminated mesh TLS connection and its peer's identity). */
+  protected serveH2(socket: net.Socket, initial: Buffer | undefined, peerIdentity: string | null): void {
+    const session = new H2Session(socket, 'server', this.listenerOptions.session, {
+      onStream: this.onH2Stream,
+      onClose: () => this.h2.delete(session),
+    }, initial);
+    session.peerIdentity = peerIdentity;
+    this.h2.add(session);
+    socket.resume();
   }
 
   /** Graceful: GOAWAY on HTTP/2, close after the current response on HTTP/1.1. */

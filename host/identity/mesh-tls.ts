@@ -1,0 +1,58 @@
+// Mutual TLS between sidecars: TLS 1.3, the mesh's own ALPN protocol (so an inbound can tell a peer
+// sidecar from an application's own TLS before terminating anything), this proxy's certificate from
+// its WorkloadIdentity, peers verified against the trust anchors and, when discovery names it, the
+// peer's expected identity. A renewed certificate is used for new connections; open ones keep theirs.
+import tls from 'node:tls';
+import { readFileSync } from 'node:fs';
+import type { WorkloadIdentity } from './workload.js';
+
+export const MESH_ALPN = 'skiff.io/mesh-h2';
+
+/** The SPIFFE ID in a peer certificate's URI SAN, or null. */
+export function spiffeIdOf(cert: tls.PeerCertificate | undefined): string | null {
+  const san = cert?.subjectaltname;
+  if (!san) return null;
+  for (const part of san.split(/,\s*/)) if (part.startsWith('URI:spiffe://')) return part.slice(4);
+  return null;
+}
+
+export class MeshTls {
+  private ctx: tls.SecureContext | null = null;
+
+  constructor(private identity: WorkloadIdentity, private trustAnchorsFile: string) {
+    identity.onChange(() => { this.ctx = null; });
+  }
+
+  /** This proxy's TLS context (both roles); throws until the first certificate arrived. */
+  context(): tls.SecureContext {
+    const c = this.identity.current;
+    if (!c) throw new Error('no workload certificate yet');
+    this.ctx ??= tls.createSecureContext({ key: c.keyPem, cert: c.chainPem, ca: readFileSync(this.trustAnchorsFile), minVersion: 'TLSv1.3' });
+    return this.ctx;
+  }
+
+  /** A client connection to a peer sidecar; `expected`: the identity discovery says it has. */
+  connect(host: string, port: number, expected?: string): tls.TLSSocket {
+    const socket = tls.connect({
+      host, port, secureContext: this.context(), ALPNProtocols: [MESH_ALPN], minVersion: 'TLSv1.3',
+      servername: 'mesh.skiff.invalid', // SNI says nothing about whom we call
+      checkServerIdentity: (_host, cert) => {
+        const id = spiffeIdOf(cert);
+        if (!id) return new Error('the peer certificate has no SPIFFE identity');
+        if (expected !== undefined && id !== expected) return new Error(`peer identity ${id} is not the expected ${expected}`);
+        return undefined;
+      },
+    });
+    socket.once('secureConnect', () => {
+      if (socket.alpnProtocol !== MESH_ALPN) socket.destroy(new Error(`the peer did not agree to ${MESH_ALPN}`));
+    });
+    return socket;
+  }
+
+  /** Terminates mesh TLS on an accepted socket (its ClientHello offered MESH_ALPN). */
+  accept(socket: import('node:net').Socket): tls.TLSSocket {
+    return new tls.TLSSocket(socket, {
+      isServer: true, secureContext: this.context(), requestCert: true, rejectUnauthorized: true, ALPNProtocols: [MESH_ALPN],
+    });
+  }
+}
