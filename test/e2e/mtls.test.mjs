@@ -157,4 +157,96 @@ test("an app's own TLS (no mesh ALPN) passes the inbound untouched", async () =>
   raw.close();
 });
 
+test('rotation: second-long certificates renewed under continuous load, no request fails', async () => {
+  // a service issuing 2 s certificates, and a fresh pair of sidecars on it
+  const fast = await createIdentityService({ identityDir: dir, certificateLifetimeMs: 2000 });
+  await new Promise((r) => fast.listen(0, '127.0.0.1', r));
+  const mk = async (sa, extra) => {
+    const tokenFile = join(dir, `${sa}.rot.token`);
+    writeFileSync(tokenFile, issueToken(readFileSync(join(dir, 'tokens.key'), 'utf8'), { namespace: 'default', name: sa }));
+    return startProxy({ inbound: '127.0.0.1:0', outbound: '127.0.0.1:0', admin: '127.0.0.1:0', workload: `default/${sa}`,
+      identity: { addr: `127.0.0.1:${fast.address().port}`, tokenFile, trustAnchorsFile: join(dir, 'trust-anchors.pem') }, ...extra });
+  };
+  const srv = await mk('web', { app: `127.0.0.1:${app.address().port}` });
+  const cfg = new ConfigDir();
+  cfg.write('web.yaml', serviceYaml('web', 80) + '---\n' + sliceYaml('web', srv.inbound.port, 'spiffe://cluster.local/ns/default/sa/web'));
+  const cli = await mk('client', { config: cfg.dir, app: '127.0.0.1:1' });
+  const renewals = (p) => new Promise((resolve) => http.get({ host: '127.0.0.1', port: p.admin.port, path: '/ready' }, (res) => {
+    let t = '';
+    res.on('data', (c) => { t += c; });
+    res.on('end', () => resolve(Number(/renewed (\d+) time/.exec(t)?.[1] ?? -1)));
+  }).on('error', () => resolve(-1)));
+  const agent = new http.Agent({ keepAlive: false }); // a new client connection each time: new outbound streams
+  const one = () => new Promise((resolve) => {
+    http.get({ host: '127.0.0.1', port: cli.outbound.port, path: '/', agent, headers: { host: 'web.default' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    }).on('error', () => resolve(0));
+  });
+  assert.ok(await eventually(async () => (await one()) === 200, 10_000), 'up');
+  let ok = 0;
+  const failed = [];
+  // load until both sides renewed at least twice (bounded: 600 requests, ~15 s)
+  for (let i = 0; i < 600; i++) {
+    const st = await one();
+    if (st === 200) ok++; else failed.push(st);
+    if (i % 20 === 19 && (await renewals(srv)) >= 2 && (await renewals(cli)) >= 2) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.ok((await renewals(srv)) >= 2 && (await renewals(cli)) >= 2, 'both renewed at least twice');
+  assert.equal(failed, [], `${failed.length} of ${ok + failed.length} requests failed`);
+  // a new connection now handshakes with the renewed certificates (the first ones have expired)
+  const cli2 = await mk('client', { config: cfg.dir, app: '127.0.0.1:1' });
+  const fresh = await eventually(async () => new Promise((resolve) => {
+    http.get({ host: '127.0.0.1', port: cli2.outbound.port, path: '/', headers: { host: 'web.default' } }, (res) => { res.resume(); resolve(res.statusCode === 200); })
+      .on('error', () => resolve(false));
+  }), 10_000);
+  assert.ok(fresh, 'a new mTLS connection after the renewals');
+  await cli2.close();
+  await cli.close();
+  await srv.close();
+  cfg.remove();
+  fast.close();
+  fast.closeAllConnections();
+});
+
+test('several trust anchors at once: sidecars from two roots talk while both are trusted', async () => {
+  // a second root and identity service for the same trust domain: the anchor being rolled in
+  const next = mkdtempSync(join(tmpdir(), 'skiff-mtls-next-'));
+  await initTrust(next);
+  const svc2 = await createIdentityService({ identityDir: next });
+  await new Promise((r) => svc2.listen(0, '127.0.0.1', r));
+  const bundle = join(next, 'bundle.pem');
+  writeFileSync(bundle, readFileSync(join(dir, 'trust-anchors.pem'), 'utf8') + readFileSync(join(next, 'trust-anchors.pem'), 'utf8'));
+  const tokenFile = join(next, 'web.token');
+  writeFileSync(tokenFile, issueToken(readFileSync(join(next, 'tokens.key'), 'utf8'), { namespace: 'default', name: 'web' }));
+  // a server certified under the new root, trusting both; the old client trusts only the old root
+  const srv = await startProxy({ inbound: '127.0.0.1:0', outbound: '127.0.0.1:0', admin: null, app: `127.0.0.1:${app.address().port}`,
+    identity: { addr: `127.0.0.1:${svc2.address().port}`, tokenFile, trustAnchorsFile: bundle } });
+  const cfg = new ConfigDir();
+  cfg.write('web.yaml', serviceYaml('web', 80) + '---\n' + sliceYaml('web', srv.inbound.port, 'spiffe://cluster.local/ns/default/sa/web'));
+  const oldTokenFile = join(dir, 'client.next.token');
+  writeFileSync(oldTokenFile, issueToken(readFileSync(join(dir, 'tokens.key'), 'utf8'), { namespace: 'default', name: 'client' }));
+  const mkClient = (anchors) => startProxy({ inbound: '127.0.0.1:0', outbound: '127.0.0.1:0', admin: null, config: cfg.dir, app: '127.0.0.1:1',
+    identity: { addr: `127.0.0.1:${service.address().port}`, tokenFile: oldTokenFile, trustAnchorsFile: anchors } });
+  const call = (p) => new Promise((resolve) => http.get({ host: '127.0.0.1', port: p.outbound.port, path: '/', headers: { host: 'web.default' } }, (res) => {
+    let t = '';
+    res.on('data', (c) => { t += c; });
+    res.on('end', () => resolve({ status: res.statusCode, text: t }));
+  }).on('error', () => resolve({ status: 0, text: '' })));
+  const oldOnly = await mkClient(join(dir, 'trust-anchors.pem'));
+  const both = await mkClient(bundle);
+  assert.ok(await eventually(async () => (await call(both)).status === 200, 10_000), 'trusting both roots: through');
+  assert.is(JSON.parse((await call(both)).text).clientId, 'spiffe://cluster.local/ns/default/sa/client');
+  const refused = await eventually(async () => (await call(oldOnly)).status === 502, 10_000);
+  assert.ok(refused, 'trusting only the old root: the new-root server is refused');
+  await oldOnly.close();
+  await both.close();
+  await srv.close();
+  cfg.remove();
+  svc2.close();
+  svc2.closeAllConnections();
+  rmSync(next, { recursive: true, force: true });
+});
+
 test.run();
