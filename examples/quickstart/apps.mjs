@@ -74,7 +74,7 @@ export function startFrontend(port, sidecarOutbound) {
       const list = await listBooks();
       const names = await Promise.all(list.map((b) => author(b.id)));
       const page = list.map((b, i) => ({ title: b.title, author: names[i] }));
-      res.writeHead(200, { 'content-type': 'application/json', 'x-seen-via': req.headers.via ?? '' });
+      res.writeHead(200, { 'content-type': 'application/json', 'x-seen-via': req.headers.via ?? '', 'x-seen-caller': req.headers['skiff-client-id'] ?? '' });
       res.end(JSON.stringify(page));
     } catch (err) {
       res.writeHead(502, { 'content-type': 'text/plain' });

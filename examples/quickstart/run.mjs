@@ -2,8 +2,11 @@
 //   client app ──HTTP/1.1──▶ frontend ──HTTP/2──▶ books
 //                                    ──gRPC────▶ authors
 // Every service has its own `skiff proxy` process as a sidecar; all traffic between services goes
-// sidecar to sidecar over multiplexed HTTP/2. Ctrl-C stops everything. --once: a few requests, exit.
-import { spawn } from 'node:child_process';
+// sidecar to sidecar over multiplexed HTTP/2 in mutual TLS, each sidecar proving its ServiceAccount's
+// identity with a certificate from `skiff control`. Ctrl-C stops everything. --once: a few requests, exit.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import net from 'node:net';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +20,7 @@ const once = process.argv.includes('--once');
 const say = (s) => process.stdout.write(`${s}\n`);
 
 // ports: apps 7001-7003; sidecars' inbound 7101-7103 (as config/mesh.yaml says); outbound and admin below
+const CONTROL = 7180; // skiff control: the identity service
 const SIDECARS = [
   { name: 'client', outbound: 7140, inbound: 7100, admin: 7190, app: 7000 },
   { name: 'frontend', outbound: 7141, inbound: 7101, admin: 7191, app: 7001 },
@@ -33,8 +37,25 @@ function portFree(port) {
 }
 
 const children = [];
+let trustDir = null;
 function stopAll() {
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+}
+function removeTrust() {
+  if (trustDir) rmSync(trustDir, { recursive: true, force: true });
+  trustDir = null;
+}
+
+/** `skiff identity init` and `skiff identity token`, as an operator runs them. */
+function makeTrust() {
+  trustDir = mkdtempSync(join(tmpdir(), 'skiff-quickstart-'));
+  const skiff = (...args) => {
+    const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`skiff ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  skiff('identity', 'init', join(trustDir, 'trust'));
+  for (const s of SIDECARS) writeFileSync(join(trustDir, `${s.name}.token`), skiff('identity', 'token', join(trustDir, 'trust'), `default/${s.name}`));
 }
 
 async function waitReady(port) {
@@ -56,7 +77,7 @@ function getPage(agent) {
     const req = http.request({ host: '127.0.0.1', port: 7140, path: '/', headers: { host: 'frontend.default.svc.cluster.local' }, agent }, (res) => {
       let body = '';
       res.on('data', (c) => { body += c; });
-      res.on('end', () => resolve({ status: res.statusCode, body, ms: performance.now() - started, seenVia: res.headers['x-seen-via'], via: res.headers.via }));
+      res.on('end', () => resolve({ status: res.statusCode, body, ms: performance.now() - started, seenVia: res.headers['x-seen-via'], via: res.headers.via, caller: res.headers['x-seen-caller'] }));
     });
     req.on('error', reject);
     req.end();
@@ -64,17 +85,21 @@ function getPage(agent) {
 }
 
 async function main() {
-  for (const p of [...SIDECARS.flatMap((s) => [s.inbound, s.outbound, s.admin]), 7001, 7002, 7003]) {
+  for (const p of [...SIDECARS.flatMap((s) => [s.inbound, s.outbound, s.admin]), 7001, 7002, 7003, CONTROL]) {
     if (!(await portFree(p))) {
       say(`quickstart: port 127.0.0.1:${p} is in use; stop whatever holds it (the quickstart uses 7001-7003 and 7100-7193)`);
       return 1;
     }
   }
   const apps = [await startFrontend(7001, '127.0.0.1:7141'), await startBooks(7002), await startAuthors(7003)];
+  makeTrust();
+  children.push(spawn(process.execPath, [cli, 'control', '--identity', join(trustDir, 'trust'), '--listen', `127.0.0.1:${CONTROL}`],
+    { stdio: ['ignore', 'ignore', 'inherit'] }));
   for (const s of SIDECARS) {
     const child = spawn(process.execPath, [cli, 'proxy', '--config', configDir, '--workload', `default/${s.name}`,
       '--inbound', `127.0.0.1:${s.inbound}`, '--outbound', `127.0.0.1:${s.outbound}`, '--admin', `127.0.0.1:${s.admin}`,
-      '--app', `127.0.0.1:${s.app}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+      '--app', `127.0.0.1:${s.app}`, '--identity-addr', `127.0.0.1:${CONTROL}`, '--identity-token', join(trustDir, `${s.name}.token`),
+      '--trust-anchors', join(trustDir, 'trust', 'trust-anchors.pem')], { stdio: ['ignore', 'ignore', 'inherit'] });
     children.push(child);
   }
   try {
@@ -82,12 +107,13 @@ async function main() {
   } catch (err) {
     say(`quickstart: ${err.message}`);
     stopAll();
+    removeTrust();
     return 1;
   }
-  say(`skiff quickstart — 4 sidecars (skiff proxy, pids ${children.map((c) => c.pid).join(', ')}), config ${relative(process.cwd(), configDir) || configDir}`);
+  say(`skiff quickstart — 4 sidecars and skiff control (pids ${children.map((c) => c.pid).join(', ')}), config ${relative(process.cwd(), configDir) || configDir}`);
   say('  client ──HTTP/1.1──▶ frontend ──HTTP/2──▶ books');
   say('                                  ──gRPC────▶ authors');
-  say('  every hop between services is sidecar to sidecar over one multiplexed HTTP/2 connection');
+  say('  every hop between services is sidecar to sidecar over one multiplexed HTTP/2 connection, in mutual TLS 1.3');
   say(`  try it:  curl -s -H 'host: frontend.default' http://127.0.0.1:7140/   (the client sidecar's outbound)`);
   say('');
 
@@ -104,7 +130,7 @@ async function main() {
       if (r.status !== 200) throw new Error(`${r.status} ${r.body.trim()}`);
       const page = JSON.parse(r.body);
       say(`[${i}] client → frontend: ${r.status} in ${r.ms.toFixed(1)} ms · ${page.length} books with authors from gRPC` +
-        ` (${[...new Set(page.map((p) => p.author))].join(', ')}) · via: ${r.via} · frontend saw via: ${r.seenVia}`);
+        ` (${[...new Set(page.map((p) => p.author))].join(', ')}) · via: ${r.via} · frontend saw via: ${r.seenVia} · caller (mTLS): ${r.caller || 'none'}`);
     } catch (err) {
       failures++;
       say(`[${i}] client → frontend failed: ${err.message}`);
@@ -115,8 +141,9 @@ async function main() {
   say(once ? `quickstart: ${rounds - failures}/${rounds} requests succeeded; stopping` : 'quickstart: stopping');
   stopAll();
   await Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once('exit', r)))));
+  removeTrust();
   for (const a of apps) { a.closeAll?.(); if (a.forceShutdown) a.forceShutdown(); else a.close(); }
   return failures === 0 ? 0 : 1;
 }
 
-main().then((code) => process.exit(code), (err) => { say(`quickstart: ${err.stack}`); stopAll(); process.exit(1); });
+main().then((code) => process.exit(code), (err) => { say(`quickstart: ${err.stack}`); stopAll(); removeTrust(); process.exit(1); });

@@ -12,6 +12,7 @@ test('the quickstart mesh carries HTTP/1.1, HTTP/2 and gRPC and shuts down clean
   assert.match(out, /client ──HTTP\/1\.1──▶ frontend ──HTTP\/2──▶ books/);
   assert.match(out, /\[3\] client → frontend: 200 .* 3 books with authors from gRPC \(Ursula K\. Le Guin, Octavia E\. Butler\)/);
   assert.match(out, /frontend saw via: 1\.1 skiff, 2 skiff/);
+  assert.match(out, /caller \(mTLS\): spiffe:\/\/cluster\.local\/ns\/default\/sa\/client/);
   assert.match(out, /3\/3 requests succeeded/);
 });
 
