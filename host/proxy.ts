@@ -137,7 +137,8 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     identity.start();
   }
   const resolver = new Resolver(namespace, options.clusterDomain ?? 'cluster.local');
-  const meshTls = identity && options.identity ? new MeshTls(identity, options.identity.trustAnchorsFile) : undefined;
+  const meshTls = identity && options.identity
+    ? new MeshTls(identity, options.identity.trustAnchorsFile, options.identity.trustDomain ?? options.clusterDomain ?? 'cluster.local') : undefined;
   const inbound = new Inbound({
     app, detectTimeoutMs, session, responseTimeoutMs, opaque: options.opaquePorts?.includes(app.port) ?? false,
     snapshot: () => snapshot, resolver, meshTls,

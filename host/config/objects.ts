@@ -41,6 +41,8 @@ export interface EndpointPort {
 
 export interface Endpoint {
   addresses: string[];
+  /** The Pod behind the endpoint (targetRef kind Pod), whose ServiceAccount is its mesh identity. */
+  pod?: { namespace: string; name: string };
   /** conditions.ready; Kubernetes says an unset value means ready. */
   ready: boolean;
   /** conditions.terminating: draining endpoints take no new requests. */
@@ -61,10 +63,19 @@ export interface EndpointSlice {
   source: string;
 }
 
-export type KnownObject = Service | EndpointSlice | Route;
+/** A Pod, for what the mesh needs of it: the ServiceAccount it runs as. */
+export interface Pod {
+  kind: 'Pod';
+  namespace: string;
+  name: string;
+  serviceAccount: string;
+  source: string;
+}
+
+export type KnownObject = Service | EndpointSlice | Route | Pod;
 
 /** Objects of these kinds are understood; the key is `${apiVersion}/${kind}`. */
-export const KNOWN_KINDS = new Set(['v1/Service', 'discovery.k8s.io/v1/EndpointSlice', ...ROUTE_KINDS]);
+export const KNOWN_KINDS = new Set(['v1/Service', 'v1/Pod', 'discovery.k8s.io/v1/EndpointSlice', ...ROUTE_KINDS]);
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -111,6 +122,14 @@ export function parseObject(raw: unknown, file: string, line: number): ParsedObj
     const route = parseRoute(kind, spec, c, { group, namespace, name, created, source: file, line });
     if (c.errors.length || !route) return { errors: c.errors, rejectedRoute: routeKey({ kind, group, namespace, name }) };
     return { object: route, errors: [] };
+  }
+
+  if (kind === 'Pod') {
+    const podSpec = isObj(spec) ? spec : {};
+    const sa = podSpec.serviceAccountName === undefined ? 'default' : c.string(podSpec.serviceAccountName, 'spec.serviceAccountName');
+    if (sa !== undefined && !/^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/.test(sa)) c.fail('spec.serviceAccountName', `'${sa}' is not a ServiceAccount name`);
+    if (c.errors.length || sa === undefined) return { errors: c.errors };
+    return { object: { kind: 'Pod', namespace, name, serviceAccount: sa, source: file }, errors: [] };
   }
 
   if (kind === 'Service') {
@@ -175,6 +194,8 @@ export function parseObject(raw: unknown, file: string, line: number): ParsedObj
       terminating: cond.terminating === true,
       hostname: typeof e.hostname === 'string' ? e.hostname : undefined,
       zone: typeof e.zone === 'string' ? e.zone : undefined,
+      pod: isObj(e.targetRef) && e.targetRef.kind === 'Pod' && typeof e.targetRef.name === 'string'
+        ? { namespace: typeof e.targetRef.namespace === 'string' ? e.targetRef.namespace : namespace, name: e.targetRef.name } : undefined,
     });
   });
   const ports: EndpointPort[] = [];

@@ -1,6 +1,6 @@
 // One consistent view of the configuration: every object that validated, indexed for lookups.
 // Snapshots are immutable; a change produces a new one, swapped in whole.
-import { ConfigError, type EndpointSlice, type KnownObject, type Service } from './objects.js';
+import { ConfigError, type EndpointSlice, type KnownObject, type Pod, type Service } from './objects.js';
 import { routeKey, type Route } from '../route/model.js';
 
 export class Snapshot {
@@ -8,6 +8,8 @@ export class Snapshot {
   /** EndpointSlices by the "namespace/name" of their Service. */
   readonly slices = new Map<string, EndpointSlice[]>();
   readonly routes: Route[] = [];
+  /** Pods by "namespace/name" (for the ServiceAccount behind an endpoint). */
+  readonly pods = new Map<string, Pod>();
   /** Routes by the "namespace/name" of each Service a parentRef names. */
   readonly routesByService = new Map<string, Route[]>();
   readonly objectCount: number;
@@ -16,6 +18,7 @@ export class Snapshot {
     for (const o of objects) {
       if (o.kind === 'Service') this.services.set(`${o.namespace}/${o.name}`, o);
       else if (o.kind === 'EndpointSlice') push(this.slices, `${o.namespace}/${o.serviceName}`, o);
+      else if (o.kind === 'Pod') this.pods.set(`${o.namespace}/${o.name}`, o);
       else {
         this.routes.push(o);
         const seen = new Set<string>();

@@ -19,7 +19,7 @@ export function spiffeIdOf(cert: tls.PeerCertificate | undefined): string | null
 export class MeshTls {
   private ctx: tls.SecureContext | null = null;
 
-  constructor(private identity: WorkloadIdentity, private trustAnchorsFile: string) {
+  constructor(private identity: WorkloadIdentity, private trustAnchorsFile: string, readonly trustDomain: string) {
     identity.onChange(() => { this.ctx = null; });
   }
 
@@ -29,6 +29,14 @@ export class MeshTls {
     if (!c) throw new Error('no workload certificate yet');
     this.ctx ??= tls.createSecureContext({ key: c.keyPem, cert: c.chainPem, ca: readFileSync(this.trustAnchorsFile), minVersion: 'TLSv1.3' });
     return this.ctx;
+  }
+
+  /** The identity an endpoint must prove: its slice's explicit one, else its Pod's ServiceAccount's. */
+  expectedIdentity(explicit: string | undefined, serviceAccount: string | undefined): string | undefined {
+    if (explicit !== undefined) return explicit;
+    if (serviceAccount === undefined) return undefined;
+    const [ns, sa] = serviceAccount.split('/');
+    return `spiffe://${this.trustDomain}/ns/${ns}/sa/${sa}`;
   }
 
   /** A client connection to a peer sidecar; `expected`: the identity discovery says it has. */

@@ -26,6 +26,8 @@ export interface EndpointAddress {
   meshed: boolean;
   /** The SPIFFE identity the endpoint's sidecar must prove (skiff.io/identity on its slice), if known. */
   identity?: string;
+  /** The endpoint's Pod's ServiceAccount, "namespace/name", when its targetRef names a known Pod. */
+  serviceAccount?: string;
   /** The application speaks HTTP/2 without TLS (appProtocol kubernetes.io/h2c, h2c or grpc). */
   h2c: boolean;
   zone?: string;
@@ -106,7 +108,9 @@ export function endpointsOf(snapshot: Snapshot, dest: Destination): EndpointAddr
     for (const e of slice.endpoints) {
       if (!e.ready || e.terminating) continue;
       const identity = slice.annotations[IDENTITY_ANNOTATION];
-      for (const host of e.addresses) out.push({ host, port: sp.port, meshed, h2c, zone: e.zone, identity });
+      const pod = e.pod ? snapshot.pods.get(`${e.pod.namespace}/${e.pod.name}`) : undefined;
+      const serviceAccount = pod ? `${pod.namespace}/${pod.serviceAccount}` : undefined;
+      for (const host of e.addresses) out.push({ host, port: sp.port, meshed, h2c, zone: e.zone, identity, serviceAccount });
     }
   }
   return out;

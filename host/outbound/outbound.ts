@@ -293,14 +293,15 @@ export class Outbound extends HttpListener implements ExchangeObserver {
 
   private pool(ep: EndpointState, h2: boolean): Upstream {
     // mesh TLS connections are also keyed by the identity their peer must prove
-    const key = h2 ? (this.options.meshTls && ep.address.meshed ? `${ep.key}|${ep.address.identity ?? ''}` : ep.key) : `${ep.key}/h1`;
+    const mtls = this.options.meshTls;
+    const a = ep.address;
+    const expected = mtls && a.meshed ? mtls.expectedIdentity(a.identity, a.serviceAccount) : undefined;
+    const key = h2 ? (mtls && a.meshed ? `${ep.key}|${expected ?? ''}` : ep.key) : `${ep.key}/h1`;
     let p = this.pools.get(key);
     if (!p) {
-      const mtls = this.options.meshTls;
-      const a = ep.address;
       p = h2 ? new H2Pool(a.host, a.port, {
         session: this.options.session,
-        connect: mtls && a.meshed ? (host, port) => mtls.connect(host, port, a.identity) : undefined,
+        connect: mtls && a.meshed ? (host, port) => mtls.connect(host, port, expected) : undefined,
       }) : new H1Pool(a.host, a.port);
       this.pools.set(key, p);
     }

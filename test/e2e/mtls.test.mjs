@@ -36,6 +36,22 @@ endpoints: [{addresses: [127.0.0.1]}]
 `;
 }
 
+function podSliceYaml(name, port, pod) {
+  return `apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: ${name}-1
+  namespace: default
+  labels: {kubernetes.io/service-name: ${name}}
+  annotations: {skiff.io/meshed: "true"}
+addressType: IPv4
+ports: [{name: http, port: ${port}}]
+endpoints: [{addresses: [127.0.0.1], targetRef: {kind: Pod, name: ${pod}, namespace: default}}]
+---
+`;
+}
+const podYaml = (name, sa) => `apiVersion: v1\nkind: Pod\nmetadata: {name: ${name}, namespace: default}\nspec:\n  serviceAccountName: ${sa}\n  containers: [{name: app, image: app}]\n---\n`;
+
 async function proxyFor(sa, extra) {
   const tokenFile = join(dir, `${sa}.token`);
   writeFileSync(tokenFile, issueToken(readFileSync(join(dir, 'tokens.key'), 'utf8'), { namespace: 'default', name: sa }));
@@ -63,7 +79,11 @@ test.before(async () => {
   server2 = await proxyFor('web', { app: `127.0.0.1:${app.address().port}` });
   config = new ConfigDir();
   config.write('web.yaml', serviceYaml('web', 80) + '---\n' + sliceYaml('web', server.inbound.port, 'spiffe://cluster.local/ns/default/sa/web') +
-    serviceYaml('payments', 80) + '---\n' + sliceYaml('payments', server2.inbound.port, 'spiffe://cluster.local/ns/default/sa/payments'));
+    serviceYaml('payments', 80) + '---\n' + sliceYaml('payments', server2.inbound.port, 'spiffe://cluster.local/ns/default/sa/payments') +
+    // identities from Pods: the endpoints' targetRefs name Pods, whose ServiceAccounts are the identities
+    serviceYaml('web-pods', 80) + '---\n' + podSliceYaml('web-pods', server.inbound.port, 'web-abc') +
+    serviceYaml('payments-pods', 80) + '---\n' + podSliceYaml('payments-pods', server2.inbound.port, 'payments-xyz') +
+    podYaml('web-abc', 'web') + podYaml('payments-xyz', 'payments'));
   client = await proxyFor('client', { config: config.dir, app: '127.0.0.1:1' });
   // both certified: a request gets through
   assert.ok(await eventually(async () => (await get('web.default').catch(() => ({ status: 0 }))).status === 200, 10_000), 'the mesh came up');
@@ -112,6 +132,15 @@ test('a peer that is not the identity discovery expects is refused, never sent p
   await eventually(async () => { r = await get('payments.default'); return /not the expected/.test(r.headers['skiff-proxy-error'] ?? ''); }, 10_000);
   assert.is(r.status, 502, r.text);
   assert.match(r.headers['skiff-proxy-error'], /peer identity spiffe:\/\/cluster\.local\/ns\/default\/sa\/web is not the expected spiffe:\/\/cluster\.local\/ns\/default\/sa\/payments/);
+});
+
+test("without an annotation, the endpoint's Pod's ServiceAccount is the identity its sidecar must prove", async () => {
+  const ok = await get('web-pods.default');
+  assert.is(ok.status, 200, ok.text);
+  let r;
+  await eventually(async () => { r = await get('payments-pods.default'); return /not the expected/.test(r.headers['skiff-proxy-error'] ?? ''); }, 10_000);
+  assert.is(r.status, 502, r.text);
+  assert.match(r.headers['skiff-proxy-error'], /is not the expected spiffe:\/\/cluster\.local\/ns\/default\/sa\/payments/);
 });
 
 async function clientCert(fromDir, sa) {
