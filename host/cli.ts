@@ -23,8 +23,9 @@ commands:
   identity  init DIR [--trust-domain cluster.local] [--root-days 3650] [--issuer-days 365]: create the
             trust anchor, the issuer and the token secret (files 0600; never overwritten)
             token DIR NAMESPACE/SERVICEACCOUNT: print the token a proxy of that account presents
-  control   the control plane's identity service: --identity DIR (from identity init), --listen
-            HOST:PORT (0.0.0.0:8080), --trust-domain, --certificate-lifetime (24h)
+  control   the control plane's identity service: --identity DIR (from identity init; default
+            --config DIR's identity/), --listen HOST:PORT (0.0.0.0:8080), --trust-domain,
+            --certificate-lifetime (24h)
   demo      serve HTTP/2 from the wasm core on --listen (default 127.0.0.1:4140) and check it
             with the core's own client; stays up for curl/nghttp until Ctrl-C (--once: exit)
   version   print the version
@@ -129,13 +130,15 @@ async function main(argv: string[]): Promise<number> {
           config: { type: 'string', default: process.env.SKIFF_CONFIG },
         },
       });
-      if (!values.identity) { console.error('usage: skiff control --identity DIR [--listen 0.0.0.0:8080] [--trust-domain D] [--certificate-lifetime 24h]'); return 2; }
+      // the identity files: --identity, or the identity/ folder of the control plane's --config directory
+      const identityDir = values.identity ?? (values.config ? `${values.config.replace(/\/+$/, '')}/identity` : undefined);
+      if (!identityDir) { console.error('usage: skiff control (--identity DIR | --config DIR) [--listen 0.0.0.0:8080] [--trust-domain D] [--certificate-lifetime 24h]'); return 2; }
       const { createIdentityService } = await import('./control/identity-service.js');
       const { parseDuration } = await import('./config/duration.js');
       const { parseHostPort } = await import('./config/address.js');
       const at = parseHostPort(values.listen!, '--listen');
       const server = await createIdentityService({
-        identityDir: values.identity, trustDomain: values['trust-domain'],
+        identityDir, trustDomain: values['trust-domain'],
         certificateLifetimeMs: parseDuration(values['certificate-lifetime']!, '--certificate-lifetime'), log: (l) => console.log(`skiff control: ${l}`),
       });
       await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(at.port, at.host, resolve); });

@@ -2,6 +2,7 @@
 // configuration (GET /config: what this proxy serves, with route status as a controller would
 // report it). Not on the data path, so it uses node:http. Metrics join it in a later issue.
 import http from 'node:http';
+import { renderMetrics } from '../metrics/registry.js';
 
 export interface AdminState {
   ready(): boolean;
@@ -30,12 +31,19 @@ export function createAdminServer(state: AdminState): http.Server {
       state.shutdown();
       return;
     }
+    if (path === '/metrics') {
+      renderMetrics().then(({ contentType, body }) => {
+        res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      }, (err: Error) => text(500, `${err.message}\n`));
+      return;
+    }
     if (path === '/config') {
       const body = `${JSON.stringify(state.config(), null, 2)}\n`;
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
       return;
     }
-    text(404, 'admin endpoints: /live, /ready, /config, POST /shutdown\n');
+    text(404, 'admin endpoints: /live, /ready, /config, /metrics, POST /shutdown\n');
   });
 }

@@ -5,6 +5,7 @@
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { WorkloadIdentity } from './workload.js';
+import { getMetrics } from '../metrics/registry.js';
 
 export const MESH_ALPN = 'skiff.io/mesh-h2';
 
@@ -47,7 +48,10 @@ export class MeshTls {
       checkServerIdentity: (_host, cert) => {
         const id = spiffeIdOf(cert);
         if (!id) return new Error('the peer certificate has no SPIFFE identity');
-        if (expected !== undefined && id !== expected) return new Error(`peer identity ${id} is not the expected ${expected}`);
+        if (expected !== undefined && id !== expected) {
+          getMetrics().identityMismatches.inc({ expected, actual: id });
+          return new Error(`peer identity ${id} is not the expected ${expected}`);
+        }
         return undefined;
       },
     });

@@ -116,10 +116,13 @@ test('a proxy is not ready until certified, then renews at ~70% of a 3 s lifetim
   await q.close();
 });
 
-test('skiff control starts from the CLI and refuses to start without its identity files', async () => {
+test('skiff control refuses to start without its identity files, naming them (also under --config DIR/identity)', async () => {
   const r = await run(process.execPath, [fileURLToPath(new URL('../../dist/skiff.js', import.meta.url)), 'control', '--identity', join(dir, 'missing'), '--listen', '127.0.0.1:0']);
   assert.is(r.code, 1);
   assert.match(r.stderr.toString(), /issuer\.crt/);
+  const c = await run(process.execPath, [fileURLToPath(new URL('../../dist/skiff.js', import.meta.url)), 'control', '--config', join(dir, 'nothing-here'), '--listen', '127.0.0.1:0']);
+  assert.is(c.code, 1);
+  assert.match(c.stderr.toString(), /nothing-here\/identity\/issuer\.crt/);
 });
 
 test.run();

@@ -145,7 +145,7 @@ test('skiff check lists every problem, route status included, and exits 1; a cle
   good.remove();
 });
 
-test('the admin server dumps the effective config with route status', async () => {
+test('the admin server dumps the effective config with route status, and serves /metrics', async () => {
   const c = new ConfigDir();
   c.write('a.yaml', statusYaml());
   const p = await startProxy({ config: c.dir, inbound: '127.0.0.1:0', outbound: '127.0.0.1:0', admin: '127.0.0.1:0', app: '127.0.0.1:1' });
@@ -157,6 +157,14 @@ test('the admin server dumps the effective config with route status', async () =
   assert.is(body.status, 200);
   assert.is(body.json.generation, 1);
   assert.ok(body.json.services.some((s) => s.name === 'web'));
+  const metrics = await new Promise((resolve, reject) => http.get({ host: '127.0.0.1', port: p.admin.port, path: '/metrics' }, (res) => {
+    let t = '';
+    res.on('data', (d) => { t += d; });
+    res.on('end', () => resolve({ status: res.statusCode, type: res.headers['content-type'], text: t }));
+  }).on('error', reject));
+  assert.is(metrics.status, 200);
+  assert.match(metrics.type, /^text\/plain/);
+  assert.match(metrics.text, /# HELP skiff_identity_mismatch_total /);
   const bad = body.json.routes.find((r) => r.name === 'bad-backend');
   assert.equal(bad.parents[0].conditions[1], { type: 'ResolvedRefs', status: 'False', reason: 'BackendNotFound', message: 'backendRef Service default/missing does not exist' });
   await p.close();
