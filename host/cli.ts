@@ -22,7 +22,8 @@ commands:
   check     validate a config directory: skiff check DIR (route status included)
   identity  init DIR [--trust-domain cluster.local] [--root-days 3650] [--issuer-days 365]: create the
             trust anchor, the issuer and the token secret (files 0600; never overwritten)
-            token DIR NAMESPACE/SERVICEACCOUNT: print the token a proxy of that account presents
+            token [DIR] NAMESPACE/SERVICEACCOUNT: print the token a proxy of that account presents
+            (DIR defaults to $SKIFF_IDENTITY_DIR)
   control   the control plane's identity service: --identity DIR (from identity init; default
             --config DIR's identity/), --listen HOST:PORT (0.0.0.0:8080), --trust-domain,
             --certificate-lifetime (24h)
@@ -153,8 +154,10 @@ async function main(argv: string[]): Promise<number> {
     case 'identity': {
       const [sub, ...args] = rest;
       if (sub === 'token') {
-        // skiff identity token DIR NAMESPACE/SERVICEACCOUNT: the token a proxy of that account presents
-        if (args.length !== 2) { console.error('usage: skiff identity token DIR NAMESPACE/SERVICEACCOUNT'); return 2; }
+        // skiff identity token [DIR] NAMESPACE/SERVICEACCOUNT: the token a proxy of that account presents;
+        // DIR defaults to $SKIFF_IDENTITY_DIR
+        if (args.length === 1 && process.env.SKIFF_IDENTITY_DIR) args.unshift(process.env.SKIFF_IDENTITY_DIR);
+        if (args.length !== 2) { console.error('usage: skiff identity token [DIR] NAMESPACE/SERVICEACCOUNT (DIR: the identity init directory, or $SKIFF_IDENTITY_DIR)'); return 2; }
         const { readFileSync: read } = await import('node:fs');
         const { join } = await import('node:path');
         const { issueToken, parseServiceAccount, TOKEN_SECRET_FILE } = await import('./identity/token.js');

@@ -99,6 +99,10 @@ test('ServiceAccount tokens: the CLI prints one the secret verifies; changed or 
   assert.is(verifyToken(secret, `${token.slice(0, -2)}AA`), null, 'a changed MAC');
   assert.is(verifyToken('another secret', token), null);
   assert.is(verifyToken(secret, 'garbage'), null);
+  // the directory may come from the environment
+  const { execFileSync } = await import('node:child_process');
+  const viaEnv = execFileSync(process.execPath, [cli, 'identity', 'token', 'shop/web.frontend'], { env: { ...process.env, SKIFF_IDENTITY_DIR: dir }, encoding: 'utf8' }).trim();
+  assert.is(viaEnv, token);
   const bad = await run(process.execPath, [cli, 'identity', 'token', dir, 'Not/Valid']);
   assert.is(bad.code, 2);
   assert.match(bad.stderr.toString(), /'Not' is not a namespace name/);
