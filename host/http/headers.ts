@@ -16,8 +16,8 @@ export const VIA_PSEUDONYM = 'skiff';
 export const ORIG_PROTO = 'skiff-orig-proto';
 /**
  * Marks a request a Skiff outbound forwarded to a peer sidecar: the routes that apply to it were
- * applied by the caller's sidecar, so the inbound does not apply producer routes again. (Until mTLS
- * tells the inbound its peer is a sidecar, a client could send it to skip the producer routes' filters.)
+ * applied by the caller's sidecar, so the inbound does not apply producer routes again. With mTLS on,
+ * the inbound honours it only from a proven sidecar; without, any client could send it.
  */
 export const ROUTED = 'skiff-routed';
 /** The mesh identity of the client, as the inbound verified it with mTLS; never taken from a client. */

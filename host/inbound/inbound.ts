@@ -59,7 +59,10 @@ export class Inbound extends HttpListener {
   }
 
   protected route(exchange: Exchange, fields: FieldList, down: HttpStream, isH2: boolean): void {
-    if (getField(fields, ROUTED) === undefined && this.options.snapshot) {
+    // the skiff-routed mark counts only from a peer sidecar: proven by mTLS when mesh TLS is on
+    const peer = isH2 ? (down as H2Stream).session.peerIdentity : null;
+    const trustMark = this.options.meshTls === undefined || peer !== null;
+    if ((!trustMark || getField(fields, ROUTED) === undefined) && this.options.snapshot) {
       const routed = this.producerRoutes(exchange, fields);
       if (routed === null) return;
       fields = routed;
@@ -81,7 +84,6 @@ export class Inbound extends HttpListener {
     }
     const next = forwardFields(fields, isH2 ? VIA_H2 : VIA_H1, !appIsH1, MESH_HOP);
     // the client's mesh identity, as mTLS proved it (a client-sent skiff-client-id was dropped above)
-    const peer = isH2 ? (down as H2Stream).session.peerIdentity : null;
     if (peer) next.push(CLIENT_ID, peer);
     startUpstream(exchange, appIsH1 ? this.appH1 : this.appH2, next, this.appLabel);
   }

@@ -71,19 +71,21 @@ test.before(async () => {
   await new Promise((r) => service.listen(0, '127.0.0.1', r));
   app = http.createServer((req, res) => {
     seen.push(req.headers);
-    res.end(JSON.stringify({ clientId: req.headers['skiff-client-id'] ?? null }));
+    res.end(JSON.stringify({ clientId: req.headers['skiff-client-id'] ?? null, route: req.headers['x-route'] ?? null }));
   });
   await new Promise((r) => app.listen(0, '127.0.0.1', r));
-  server = await proxyFor('web', { app: `127.0.0.1:${app.address().port}` });
+  config = new ConfigDir();
+  server = await proxyFor('web', { app: `127.0.0.1:${app.address().port}`, config: config.dir, configPollMs: 50 });
   // another workload running as "web", where discovery says "payments" should answer
   server2 = await proxyFor('web', { app: `127.0.0.1:${app.address().port}` });
-  config = new ConfigDir();
   config.write('web.yaml', serviceYaml('web', 80) + '---\n' + sliceYaml('web', server.inbound.port, 'spiffe://cluster.local/ns/default/sa/web') +
     serviceYaml('payments', 80) + '---\n' + sliceYaml('payments', server2.inbound.port, 'spiffe://cluster.local/ns/default/sa/payments') +
     // identities from Pods: the endpoints' targetRefs name Pods, whose ServiceAccounts are the identities
     serviceYaml('web-pods', 80) + '---\n' + podSliceYaml('web-pods', server.inbound.port, 'web-abc') +
     serviceYaml('payments-pods', 80) + '---\n' + podSliceYaml('payments-pods', server2.inbound.port, 'payments-xyz') +
-    podYaml('web-abc', 'web') + podYaml('payments-xyz', 'payments'));
+    podYaml('web-abc', 'web') + podYaml('payments-xyz', 'payments') +
+    // a producer route on web: callers apply it, and the inbound for callers that did not
+    `apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: web, namespace: default}\nspec:\n  parentRefs: [{group: "", kind: Service, name: web}]\n  rules:\n    - filters: [{type: RequestHeaderModifier, requestHeaderModifier: {add: [{name: x-route, value: producer}]}}]\n      backendRefs: [{name: web, port: 80}]\n`);
   client = await proxyFor('client', { config: config.dir, app: '127.0.0.1:1' });
   // both certified: a request gets through
   assert.ok(await eventually(async () => (await get('web.default').catch(() => ({ status: 0 }))).status === 200, 10_000), 'the mesh came up');
@@ -124,6 +126,20 @@ test('the app sees the caller identity mTLS proved, and never a forged one', asy
     }).on('error', reject);
   });
   assert.is(plain.clientId, null);
+});
+
+test('with mTLS, the skiff-routed mark counts only from a proven sidecar: a plaintext client meets the producer route', async () => {
+  assert.ok(await eventually(() => server.configGeneration >= 2), 'the server sidecar has the route');
+  const viaMesh = await get('web.default');
+  assert.is(JSON.parse(viaMesh.text).route, 'producer', 'applied once, by the caller');
+  const spoof = await new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: server.inbound.port, path: '/', headers: { host: 'web.default', 'skiff-routed': '1' } }, (res) => {
+      let t = '';
+      res.on('data', (c) => { t += c; });
+      res.on('end', () => resolve(JSON.parse(t)));
+    }).on('error', reject);
+  });
+  assert.is(spoof.route, 'producer', 'the inbound applied the producer route despite the forged mark');
 });
 
 test('a peer that is not the identity discovery expects is refused, never sent plaintext', async () => {
