@@ -1,12 +1,14 @@
 // Builds the two halves of Skiff: assembly/ → dist/core.wasm (AssemblyScript) and host/ → dist/host (tsc),
-// then bundles the `skiff` command into one file, dist/skiff.js (esbuild): the sidecar process loads
-// one module instead of forty, which keeps about 3 MB of the ESM loader's per-module state out of
-// every pod's resident memory. The library (`import … from 'skiff'`) stays the dist/host module tree.
+// then bundles the `skiff` command (esbuild): dist/skiff.js plus chunks beside it for the parts loaded
+// only when used (identity, TLS, the control plane, the demo). A sidecar process loads a few modules
+// instead of forty, which keeps about 3 MB of the ESM loader's per-module state out of every pod's
+// resident memory, and never loads TLS or X.509 code it does not use. The library
+// (`import … from 'skiff'`) stays the dist/host module tree.
 //   node build/build.mjs            both
 //   node build/build.mjs wasm|host  one of them
 //   --if-stale                      only what is older than its sources (npm test / npm start use this)
 //   --debug                         also the debug wasm (names, .wat) for poking at the core
-import { readdirSync, statSync, existsSync } from 'node:fs';
+import { readdirSync, statSync, existsSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
@@ -53,14 +55,20 @@ if (!only || only === 'host') {
   }
   if (!ifStale || mtime(join(root, 'dist/skiff.js')) < mtime(join(root, 'dist/host/index.js'))) {
     const { buildSync } = require('esbuild');
+    // chunk names carry content hashes: drop the previous build's
+    for (const f of readdirSync(join(root, 'dist'))) if (/^skiff.*\.js$/.test(f)) rmSync(join(root, 'dist', f));
     buildSync({
-      entryPoints: [join(root, 'dist/host/cli.js')],
-      outfile: join(root, 'dist/skiff.js'),
+      entryPoints: { skiff: join(root, 'dist/host/cli.js') },
+      outdir: join(root, 'dist'),
+      // lazily imported parts (identity, TLS, the demo) become chunks loaded when used: a plain
+      // sidecar never loads node:tls, node:https or the X.509 code
+      splitting: true,
+      chunkNames: 'skiff-[name]-[hash]', // beside skiff.js: dist-files.ts resolves from their URL
       bundle: true,
       platform: 'node',
       format: 'esm',
       target: 'node20',
-      packages: 'external', // yaml is required lazily, from node_modules
+      packages: 'external', // yaml, pkijs, prom-client are required lazily, from node_modules
       define: { SKIFF_BUNDLE: 'true' },
       logLevel: 'warning',
     });

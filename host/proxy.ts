@@ -6,8 +6,8 @@ import { Inbound } from './inbound/inbound.js';
 import { Outbound } from './outbound/outbound.js';
 import { Resolver } from './outbound/discovery.js';
 import { routeStatuses } from './route/status.js';
-import { WorkloadIdentity } from './identity/workload.js';
-import { MeshTls } from './identity/mesh-tls.js';
+import type { WorkloadIdentity } from './identity/workload.js';
+import type { MeshTls } from './identity/mesh-tls.js';
 import { DirectorySource } from './config/directory.js';
 import { Snapshot } from './config/snapshot.js';
 import type { ConfigError } from './config/objects.js';
@@ -129,6 +129,8 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   const responseTimeoutMs = options.responseTimeoutMs ?? 0;
   let identity: WorkloadIdentity | null = null;
   if (options.identity) {
+    // X.509 and TLS machinery loads only for proxies that have an identity (a plain sidecar's memory)
+    const { WorkloadIdentity } = await import('./identity/workload.js');
     const id = options.identity;
     identity = new WorkloadIdentity({
       addr: parseHostPort(id.addr, '--identity-addr'), tokenFile: id.tokenFile, trustAnchorsFile: id.trustAnchorsFile,
@@ -138,7 +140,8 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   }
   const resolver = new Resolver(namespace, options.clusterDomain ?? 'cluster.local');
   const meshTls = identity && options.identity
-    ? new MeshTls(identity, options.identity.trustAnchorsFile, options.identity.trustDomain ?? options.clusterDomain ?? 'cluster.local') : undefined;
+    ? new (await import('./identity/mesh-tls.js')).MeshTls(identity, options.identity.trustAnchorsFile, options.identity.trustDomain ?? options.clusterDomain ?? 'cluster.local')
+    : undefined;
   const inbound = new Inbound({
     app, detectTimeoutMs, session, responseTimeoutMs, opaque: options.opaquePorts?.includes(app.port) ?? false,
     snapshot: () => snapshot, resolver, meshTls,

@@ -7,15 +7,9 @@ import { readFileSync } from 'node:fs';
 import type { WorkloadIdentity } from './workload.js';
 import { getMetrics } from '../metrics/registry.js';
 
-export const MESH_ALPN = 'skiff.io/mesh-h2';
+import { MESH_ALPN, spiffeIdOf } from './spiffe.js';
 
-/** The SPIFFE ID in a peer certificate's URI SAN, or null. */
-export function spiffeIdOf(cert: tls.PeerCertificate | undefined): string | null {
-  const san = cert?.subjectaltname;
-  if (!san) return null;
-  for (const part of san.split(/,\s*/)) if (part.startsWith('URI:spiffe://')) return part.slice(4);
-  return null;
-}
+export { MESH_ALPN, spiffeIdOf };
 
 export class MeshTls {
   private ctx: tls.SecureContext | null = null;

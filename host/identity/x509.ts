@@ -4,10 +4,21 @@
 // polyfill, which a library embedded in other gateways must not install). Keys come from Node's own
 // WebCrypto; the private keys of workloads never leave memory.
 import { webcrypto, X509Certificate, randomBytes } from 'node:crypto';
-import * as asn1js from 'asn1js';
-import * as pkijs from 'pkijs';
+import { createRequire } from 'node:module';
+import type * as Asn1js from 'asn1js';
+import type * as Pkijs from 'pkijs';
 
-pkijs.setEngine('node', new pkijs.CryptoEngine({ name: 'node', crypto: webcrypto as unknown as Crypto }));
+// Loaded on first use (require, not import: a bundler hoists static imports of packages to the top
+// of the bundle, and a sidecar without an identity should not carry them)
+let libs: { pkijs: typeof Pkijs; asn1js: typeof Asn1js } | null = null;
+function lib(): { pkijs: typeof Pkijs; asn1js: typeof Asn1js } {
+  if (libs) return libs;
+  const req = createRequire(import.meta.url);
+  const pkijs = req('pkijs') as typeof Pkijs;
+  pkijs.setEngine('node', new pkijs.CryptoEngine({ name: 'node', crypto: webcrypto as unknown as Crypto }));
+  libs = { pkijs, asn1js: req('asn1js') as typeof Asn1js };
+  return libs;
+}
 
 export const KEY_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const OID = {
@@ -56,17 +67,20 @@ export async function importPrivateKeyPem(text: string): Promise<CryptoKey> {
   return await webcrypto.subtle.importKey('pkcs8', der, KEY_ALGORITHM, true, ['sign']);
 }
 
-function name(cn: string): pkijs.RelativeDistinguishedNames {
+function name(cn: string): Pkijs.RelativeDistinguishedNames {
+  const { pkijs, asn1js } = lib();
   return new pkijs.RelativeDistinguishedNames({
     typesAndValues: [new pkijs.AttributeTypeAndValue({ type: OID.commonName, value: new asn1js.Utf8String({ value: cn }) })],
   });
 }
 
-function extension(extnID: string, critical: boolean, value: asn1js.BaseBlock): pkijs.Extension {
+function extension(extnID: string, critical: boolean, value: Asn1js.BaseBlock): Pkijs.Extension {
+  const { pkijs, asn1js } = lib();
   return new pkijs.Extension({ extnID, critical, extnValue: value.toBER(false) });
 }
 
-function keyUsage(bits: number): asn1js.BitString {
+function keyUsage(bits: number): Asn1js.BitString {
+  const { pkijs, asn1js } = lib();
   // DER: unused trailing bits counted in the first content byte
   let unused = 0;
   while (unused < 7 && (bits & (1 << unused)) === 0) unused++;
@@ -97,6 +111,7 @@ export interface CertificateSpec {
 
 /** Builds and signs a certificate; returns it in PEM. */
 export async function createCertificate(spec: CertificateSpec): Promise<string> {
+  const { pkijs, asn1js } = lib();
   const cert = new pkijs.Certificate();
   cert.version = 2;
   // 16 random bytes, positive (RFC 5280 §4.1.2.2: at most 20 octets, non-negative)
@@ -108,7 +123,7 @@ export async function createCertificate(spec: CertificateSpec): Promise<string> 
   cert.notBefore.value = spec.notBefore;
   cert.notAfter.value = spec.notAfter;
   await cert.subjectPublicKeyInfo.importKey(spec.publicKey);
-  const exts: pkijs.Extension[] = [];
+  const exts: Pkijs.Extension[] = [];
   if (spec.ca) {
     exts.push(extension(OID.basicConstraints, true, new pkijs.BasicConstraints({ cA: true, pathLenConstraint: spec.ca.pathLen }).toSchema()));
     exts.push(extension(OID.keyUsage, true, keyUsage(KEY_CERT_SIGN | CRL_SIGN)));
@@ -123,7 +138,7 @@ export async function createCertificate(spec: CertificateSpec): Promise<string> 
     ? await keyId(await webcrypto.subtle.importKey('jwk', signerPublic, KEY_ALGORITHM, true, ['verify']))
     : await keyId(spec.publicKey);
   exts.push(extension(OID.authorityKeyId, false, new pkijs.AuthorityKeyIdentifier({ keyIdentifier: new asn1js.OctetString({ valueHex: authorityKey }) }).toSchema()));
-  const alt: pkijs.GeneralName[] = [
+  const alt: Pkijs.GeneralName[] = [
     ...(spec.uris ?? []).map((value) => new pkijs.GeneralName({ type: 6, value })),
     ...(spec.dnsNames ?? []).map((value) => new pkijs.GeneralName({ type: 2, value })),
   ];
@@ -136,7 +151,8 @@ export async function createCertificate(spec: CertificateSpec): Promise<string> 
 
 const EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
 
-function altNames(uris: string[], dnsNames: string[]): pkijs.GeneralNames {
+function altNames(uris: string[], dnsNames: string[]): Pkijs.GeneralNames {
+  const { pkijs, asn1js } = lib();
   return new pkijs.GeneralNames({
     names: [
       ...uris.map((value) => new pkijs.GeneralName({ type: 6, value })),
@@ -147,6 +163,7 @@ function altNames(uris: string[], dnsNames: string[]): pkijs.GeneralNames {
 
 /** A PKCS#10 request for a certificate naming only `uris` and `dnsNames`, signed by the key (proof of possession). */
 export async function createCsr(keys: KeyPair, uris: string[], dnsNames: string[]): Promise<string> {
+  const { pkijs, asn1js } = lib();
   const csr = new pkijs.CertificationRequest();
   csr.version = 0;
   await csr.subjectPublicKeyInfo.importKey(keys.publicKey);
@@ -164,9 +181,10 @@ export interface ParsedCsr {
 
 /** Reads a PEM certificate request; throws when it is malformed or its signature does not verify. */
 export async function parseCsr(text: string): Promise<ParsedCsr> {
+  const { pkijs, asn1js } = lib();
   const [der] = pemBlocks(text, 'CERTIFICATE REQUEST');
   if (!der) throw new Error('no CERTIFICATE REQUEST block');
-  let csr: pkijs.CertificationRequest;
+  let csr: Pkijs.CertificationRequest;
   try {
     csr = pkijs.CertificationRequest.fromBER(new Uint8Array(der));
   } catch (err) {
@@ -184,7 +202,7 @@ export async function parseCsr(text: string): Promise<ParsedCsr> {
       const exts = new pkijs.Extensions({ schema: v });
       for (const e of exts.extensions) {
         if (e.extnID !== OID.subjectAltName) continue;
-        const names = e.parsedValue as pkijs.AltName | undefined;
+        const names = e.parsedValue as Pkijs.AltName | undefined;
         for (const n of names?.altNames ?? []) {
           if (n.type === 6) uris.push(String(n.value));
           else if (n.type === 2) dnsNames.push(String(n.value));
