@@ -9,6 +9,7 @@ import { readFileSync, mkdtempSync, writeFileSync, rmSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { backendYaml, peakRss, ticks } from './procs.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const shared = join(here, '../../shared/bench');
@@ -37,36 +38,11 @@ function runHarness() {
   return { raw: out, rows };
 }
 
-function ticks(pid) {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return Number(f[11]) + Number(f[12]);
-  } catch { return 0; }
-}
-function peakRss(pid) {
-  try { return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024; } catch { return NaN; }
-}
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function runPair() {
   const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-'));
-  writeFileSync(join(dir, 'backend.yaml'), `apiVersion: v1
-kind: Service
-metadata: { name: backend, namespace: default }
-spec:
-  ports: [{ name: http, port: 80 }]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: backend-1
-  namespace: default
-  labels: { kubernetes.io/service-name: backend }
-  annotations: { skiff.io/meshed: "true" }
-addressType: IPv4
-ports: [{ name: http, port: 19021 }]
-endpoints: [{ addresses: ["127.0.0.1"], conditions: { ready: true } }]
-`);
+  writeFileSync(join(dir, 'backend.yaml'), backendYaml(19021));
   const procs = [];
   const start = (cpu, cmd, args) => {
     const p = spawn('taskset', ['-c', String(cpu), cmd, ...args], { stdio: 'ignore', detached: true });

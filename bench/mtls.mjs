@@ -13,33 +13,13 @@ import { initTrust } from '../dist/host/identity/trust.js';
 import { issueToken } from '../dist/host/identity/token.js';
 import { Issuer } from '../dist/host/identity/issuer.js';
 import { createCsr, exportPrivateKeyPem, generateKeyPair, importPrivateKeyPem } from '../dist/host/identity/x509.js';
+import { backendYaml, ticks } from './procs.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const skiff = join(here, '../bin/skiff');
 const www = join(here, '../../shared/bench/www');
 const DURATION = Number(process.env.BENCH_DURATION ?? 8);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const ticks = (pid) => { try { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return Number(f[11]) + Number(f[12]); } catch { return 0; } };
-
-function yaml(port, identity) {
-  return `apiVersion: v1
-kind: Service
-metadata: { name: backend, namespace: default }
-spec:
-  ports: [{ name: http, port: 80 }]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: backend-1
-  namespace: default
-  labels: { kubernetes.io/service-name: backend }
-  annotations: { skiff.io/meshed: "true"${identity ? `, skiff.io/identity: "${identity}"` : ''} }
-addressType: IPv4
-ports: [{ name: http, port: ${port} }]
-endpoints: [{ addresses: ["127.0.0.1"] }]
-`;
-}
 
 export async function runMtlsBench() {
   if (spawnSync('sh', ['-c', 'command -v h2load && command -v nghttpd']).status !== 0) {
@@ -65,12 +45,12 @@ export async function runMtlsBench() {
     await sleep(1000);
     const plainDir = join(dir, 'plain');
     execFileSync('mkdir', ['-p', plainDir]);
-    writeFileSync(join(plainDir, 'mesh.yaml'), yaml(19031));
+    writeFileSync(join(plainDir, 'mesh.yaml'), backendYaml(19031));
     const plainIn = start(1, skiff, ['proxy', '--inbound', '127.0.0.1:19031', '--outbound', '127.0.0.1:19032', '--admin', '127.0.0.1:19033', '--app', '127.0.0.1:19001']);
     const plainOut = start(1, skiff, ['proxy', '--config', plainDir, '--outbound', '127.0.0.1:19030', '--inbound', '127.0.0.1:19034', '--admin', '127.0.0.1:19035']);
     const tlsDir = join(dir, 'mtls');
     execFileSync('mkdir', ['-p', tlsDir]);
-    writeFileSync(join(tlsDir, 'mesh.yaml'), yaml(19041, 'spiffe://cluster.local/ns/default/sa/backend'));
+    writeFileSync(join(tlsDir, 'mesh.yaml'), backendYaml(19041, 'spiffe://cluster.local/ns/default/sa/backend'));
     const mtlsIn = start(1, skiff, ['proxy', '--inbound', '127.0.0.1:19041', '--outbound', '127.0.0.1:19042', '--admin', '127.0.0.1:19043', '--app', '127.0.0.1:19001', '--workload', 'default/backend', ...id('backend')]);
     const mtlsOut = start(1, skiff, ['proxy', '--config', tlsDir, '--outbound', '127.0.0.1:19040', '--inbound', '127.0.0.1:19044', '--admin', '127.0.0.1:19045', '--workload', 'default/client', ...id('client')]);
     await sleep(2500);
