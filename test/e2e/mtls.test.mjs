@@ -21,32 +21,18 @@ import { run } from '../helpers/run.mjs';
 let dir, other, service, app, server, server2, client, config;
 const seen = [];
 
-function sliceYaml(name, port, identity) {
+/** A meshed slice whose endpoint must prove `identity` (annotation), or whose endpoint is `pod`. */
+function sliceYaml(name, port, identity, { pod } = {}) {
   return `apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata:
   name: ${name}-1
   namespace: default
   labels: {kubernetes.io/service-name: ${name}}
-  annotations: {skiff.io/meshed: "true", skiff.io/identity: "${identity}"}
+  annotations: {skiff.io/meshed: "true"${identity ? `, skiff.io/identity: "${identity}"` : ''}}
 addressType: IPv4
 ports: [{name: http, port: ${port}}]
-endpoints: [{addresses: [127.0.0.1]}]
----
-`;
-}
-
-function podSliceYaml(name, port, pod) {
-  return `apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: ${name}-1
-  namespace: default
-  labels: {kubernetes.io/service-name: ${name}}
-  annotations: {skiff.io/meshed: "true"}
-addressType: IPv4
-ports: [{name: http, port: ${port}}]
-endpoints: [{addresses: [127.0.0.1], targetRef: {kind: Pod, name: ${pod}, namespace: default}}]
+endpoints: [{addresses: [127.0.0.1]${pod ? `, targetRef: {kind: Pod, name: ${pod}, namespace: default}` : ''}}]
 ---
 `;
 }
@@ -81,8 +67,8 @@ test.before(async () => {
   config.write('web.yaml', serviceYaml('web', 80) + '---\n' + sliceYaml('web', server.inbound.port, 'spiffe://cluster.local/ns/default/sa/web') +
     serviceYaml('payments', 80) + '---\n' + sliceYaml('payments', server2.inbound.port, 'spiffe://cluster.local/ns/default/sa/payments') +
     // identities from Pods: the endpoints' targetRefs name Pods, whose ServiceAccounts are the identities
-    serviceYaml('web-pods', 80) + '---\n' + podSliceYaml('web-pods', server.inbound.port, 'web-abc') +
-    serviceYaml('payments-pods', 80) + '---\n' + podSliceYaml('payments-pods', server2.inbound.port, 'payments-xyz') +
+    serviceYaml('web-pods', 80) + '---\n' + sliceYaml('web-pods', server.inbound.port, undefined, { pod: 'web-abc' }) +
+    serviceYaml('payments-pods', 80) + '---\n' + sliceYaml('payments-pods', server2.inbound.port, undefined, { pod: 'payments-xyz' }) +
     podYaml('web-abc', 'web') + podYaml('payments-xyz', 'payments') +
     // a producer route on web: callers apply it, and the inbound for callers that did not
     `apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: web, namespace: default}\nspec:\n  parentRefs: [{group: "", kind: Service, name: web}]\n  rules:\n    - filters: [{type: RequestHeaderModifier, requestHeaderModifier: {add: [{name: x-route, value: producer}]}}]\n      backendRefs: [{name: web, port: 80}]\n`);
