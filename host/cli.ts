@@ -17,8 +17,17 @@ commands:
             --admin HOST:PORT (127.0.0.1:4191), --workload NAMESPACE/NAME, --cluster-domain (cluster.local),
             --response-timeout DURATION (none), --detect-timeout DURATION (10s),
             --opaque-ports LIST (application ports relayed as TCP without detection, e.g. 3306,5432),
-            --identity-addr HOST:PORT --identity-token FILE --trust-anchors FILE [--trust-domain];
+            --identity-addr HOST:PORT --identity-token FILE --trust-anchors FILE [--trust-domain],
+            --log-level error|warn|info|debug (info), --log-format json|plain (json),
+            --access-log -|PATH (one JSON line per request; off by default),
+            --admin-remote LIST (shutdown,log-level,tap: also answer off the loopback), --metrics on|off;
             each flag also as SKIFF_<FLAG>
+  await     [--admin HOST:PORT] [--timeout 2m] [--no-shutdown] -- CMD ARGS: wait until the proxy is
+            ready, run CMD, then shut the proxy down and exit with CMD's status (Jobs, start order)
+  tap       [--admin HOST:PORT] [--direction in|outbound] [--method M] [--authority A] [--path PREFIX]
+            [--status 503|5xx] [--identity ID] [--limit N] [--json]: live request summaries
+  stat      [ADMIN_ADDR…] [--by route|peer|authority] [--watch [--interval 2s] [--count N]]: golden metrics
+            (success rate, RPS, latency p50/p95/p99) from one or more proxies' admin endpoints
   check     validate a config directory: skiff check DIR (route status included)
   identity  init DIR [--trust-domain cluster.local] [--root-days 3650] [--issuer-days 365]: create the
             trust anchor, the issuer and the token secret (files 0600; never overwritten)
@@ -31,7 +40,7 @@ commands:
             with the core's own client; stays up for curl/nghttp until Ctrl-C (--once: exit)
   version   print the version
 
-mTLS between sidecars arrives with the issue that builds it; see README.md.`;
+See README.md for the admin endpoints (/metrics, /dashboard, /tap, …) and the mesh's identity.`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -64,13 +73,37 @@ async function main(argv: string[]): Promise<number> {
           'identity-token': { type: 'string', default: process.env.SKIFF_IDENTITY_TOKEN },
           'trust-anchors': { type: 'string', default: process.env.SKIFF_TRUST_ANCHORS },
           'trust-domain': { type: 'string', default: process.env.SKIFF_TRUST_DOMAIN },
+          'log-level': { type: 'string', default: env('LOG_LEVEL', 'info') },
+          'log-format': { type: 'string', default: env('LOG_FORMAT', 'json') },
+          'access-log': { type: 'string', default: process.env.SKIFF_ACCESS_LOG },
+          'admin-remote': { type: 'string', default: env('ADMIN_REMOTE', '') },
+          metrics: { type: 'string', default: env('METRICS', 'on') },
         },
         strict: true,
       });
       const { startProxy } = await import('./proxy.js');
+      const { Logger, parseLogLevel, LOG_LEVELS } = await import('./log/logger.js');
+      const level = parseLogLevel(values['log-level']!);
+      if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`--${level}`);
+      const format = values['log-format'];
+      if (format !== 'json' && format !== 'plain') throw new Error(`--log-format: expected json or plain, got '${format}'`);
+      const logger = new Logger({ level: level as 'info', format });
+      const { REMOTE_ENDPOINTS } = await import('./admin/server.js');
+      const adminRemote = values['admin-remote']!.split(',').map((s) => s.trim()).filter(Boolean);
+      for (const r of adminRemote) if (!(REMOTE_ENDPOINTS as readonly string[]).includes(r)) throw new Error(`--admin-remote: expected some of ${REMOTE_ENDPOINTS.join(',')}, got '${r}'`);
+      if (values.metrics !== 'on' && values.metrics !== 'off') throw new Error(`--metrics: expected on or off, got '${values.metrics}'`);
+      let accessLog: ((s: object) => void) | undefined;
+      const al = values['access-log'];
+      if (al) {
+        const { createWriteStream } = await import('node:fs');
+        const out = al === '-' ? process.stdout : createWriteStream(al, { flags: 'a' });
+        out.on('error', (err: Error) => logger.error('access log cannot be written', { path: al, error: err.message }));
+        accessLog = (s) => { out.write(`${JSON.stringify({ type: 'access', ...s })}\n`); };
+      }
       (await import('./cli/footprint.js')).holdYoungGeneration();
       const { 'cluster-domain': clusterDomain, 'response-timeout': rt, 'detect-timeout': dt, 'opaque-ports': op,
-        'identity-addr': identityAddr, 'identity-token': identityToken, 'trust-anchors': anchors, 'trust-domain': trustDomain, ...flags } = values;
+        'identity-addr': identityAddr, 'identity-token': identityToken, 'trust-anchors': anchors, 'trust-domain': trustDomain,
+        'log-level': _l, 'log-format': _f, 'access-log': _a, 'admin-remote': _r, metrics, ...flags } = values;
       const idFlags = [identityAddr, identityToken, anchors];
       if (idFlags.some((v) => v !== undefined) && idFlags.some((v) => v === undefined)) {
         throw new Error('--identity-addr, --identity-token and --trust-anchors go together');
@@ -80,19 +113,66 @@ async function main(argv: string[]): Promise<number> {
       const opaque = parsePortList(op!);
       if (typeof opaque === 'string') throw new Error(`--opaque-ports: ${opaque}`);
       const proxy = await startProxy({
-        ...flags, clusterDomain, log: (l) => console.log(`skiff: ${l}`),
+        ...flags, clusterDomain, logger, accessLog, adminRemote: adminRemote as ('shutdown' | 'log-level' | 'tap')[], metrics: metrics === 'on',
         responseTimeoutMs: rt === undefined ? undefined : parseDuration(rt, '--response-timeout'),
         detectTimeoutMs: parseDuration(dt!, '--detect-timeout'),
         opaquePorts: [...opaque],
         identity: identityAddr === undefined ? undefined : { addr: identityAddr, tokenFile: identityToken!, trustAnchorsFile: anchors!, trustDomain },
       });
-      if (identityAddr === undefined) console.log('skiff: identity: none (plaintext; no identity flags given)');
-      await new Promise<void>((resolve) => {
-        const stop = (): void => { console.log('skiff: draining'); void proxy.close().then(resolve); };
-        process.once('SIGTERM', stop);
-        process.once('SIGINT', stop);
-      });
+      if (identityAddr === undefined) logger.info('identity: none (plaintext; no identity flags given)');
+      const stop = (signal: string): void => { logger.info('draining', { signal }); void proxy.close(); };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+      await proxy.closed; // a signal, or POST /shutdown on the admin server
       return 0;
+    }
+    case 'await': {
+      const dash = rest.indexOf('--');
+      const flags = dash < 0 ? rest : rest.slice(0, dash);
+      const command = dash < 0 ? [] : rest.slice(dash + 1);
+      const { values } = parseArgs({
+        args: flags, strict: true,
+        options: { admin: { type: 'string' }, timeout: { type: 'string', default: process.env.SKIFF_AWAIT_TIMEOUT ?? '2m' }, 'no-shutdown': { type: 'boolean', default: false } },
+      });
+      if (command.length === 0) { console.error('usage: skiff await [--admin HOST:PORT] [--timeout 2m] [--no-shutdown] -- CMD ARGS'); return 2; }
+      const { runAwait } = await import('./cli/await.js');
+      const { adminAddress } = await import('./cli/admin-client.js');
+      const { parseDuration } = await import('./config/duration.js');
+      return runAwait(command, { admin: adminAddress(values.admin), timeoutMs: parseDuration(values.timeout!, '--timeout'), noShutdown: values['no-shutdown']!, say: (l) => console.error(l) });
+    }
+    case 'tap': {
+      const { values } = parseArgs({
+        args: rest, strict: true,
+        options: {
+          admin: { type: 'string' }, direction: { type: 'string' }, method: { type: 'string' }, authority: { type: 'string' },
+          path: { type: 'string' }, status: { type: 'string' }, identity: { type: 'string' }, limit: { type: 'string', default: '0' },
+          json: { type: 'boolean', default: false },
+        },
+      });
+      const { runTap } = await import('./cli/tap.js');
+      const { adminAddress } = await import('./cli/admin-client.js');
+      const { admin, json, limit, ...filters } = values;
+      if (!/^\d+$/.test(limit!)) throw new Error(`--limit: expected a count, got '${limit}'`);
+      const f: Record<string, string> = {};
+      for (const [k, v] of Object.entries(filters)) if (typeof v === 'string') f[k] = k === 'direction' && v === 'in' ? 'inbound' : k === 'direction' && v === 'out' ? 'outbound' : v;
+      return runTap({ admin: adminAddress(admin), filters: f, json: json!, limit: Number(limit), out: (l) => console.log(l) });
+    }
+    case 'stat': {
+      const { values, positionals } = parseArgs({
+        args: rest, strict: true, allowPositionals: true,
+        options: { by: { type: 'string', default: 'route' }, watch: { type: 'boolean', default: false }, interval: { type: 'string', default: '2s' }, count: { type: 'string', default: '0' } },
+      });
+      const { runStat } = await import('./cli/stat.js');
+      const { adminAddress } = await import('./cli/admin-client.js');
+      const { parseDuration } = await import('./config/duration.js');
+      const by = values.by!;
+      if (by !== 'route' && by !== 'peer' && by !== 'authority') throw new Error(`--by: expected route, peer or authority, got '${by}'`);
+      if (!/^\d+$/.test(values.count!)) throw new Error(`--count: expected a count, got '${values.count}'`);
+      const admins = (positionals.length ? positionals : [undefined]).map((a) => adminAddress(a, 'ADMIN_ADDR'));
+      return runStat({
+        admins, by, watchMs: values.watch ? parseDuration(values.interval!, '--interval') : 0, count: Number(values.count),
+        out: (t) => process.stdout.write(t), clear: values.watch! && process.stdout.isTTY === true,
+      });
     }
     case 'check': {
       const { positionals } = parseArgs({ args: rest, allowPositionals: true, strict: true });

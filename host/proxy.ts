@@ -11,7 +11,12 @@ import type { MeshTls } from './identity/mesh-tls.js';
 import { DirectorySource } from './config/directory.js';
 import { Snapshot } from './config/snapshot.js';
 import type { ConfigError } from './config/objects.js';
-import { createAdminServer } from './admin/server.js';
+import { createAdminServer, type RemoteEndpoint } from './admin/server.js';
+import { Telemetry } from './metrics/telemetry.js';
+import type { RequestSummary } from './metrics/tap.js';
+import { Logger } from './log/logger.js';
+import { packageFile } from './dist-files.js';
+import { readFileSync } from 'node:fs';
 import { parseHostPort, type HostPort } from './config/address.js';
 import type { H2SessionOptions } from './transport/h2-session.js';
 
@@ -47,7 +52,16 @@ export interface ProxyOptions {
    * certificate. (mTLS between sidecars with it arrives next; see README.)
    */
   identity?: { addr: string; tokenFile: string; trustAnchorsFile: string; trustDomain?: string };
+  /** Plain log lines (the library's simple form); `logger` takes precedence. */
   log?: (line: string) => void;
+  /** Structured logs (the `skiff proxy` command's JSON lines). */
+  logger?: Logger;
+  /** Record metrics and offer tap (default true); false only to measure what they cost. */
+  metrics?: boolean;
+  /** Access log: called with every request's summary (the command writes them as JSON lines). */
+  accessLog?: (summary: RequestSummary) => void;
+  /** Admin endpoints that also answer clients off the loopback (default: none). */
+  adminRemote?: RemoteEndpoint[];
 }
 
 export interface RunningProxy {
@@ -56,8 +70,12 @@ export interface RunningProxy {
   outbound: HostPort;
   inbound: HostPort;
   admin: HostPort | null;
+  /** Metrics, tap and access log of this proxy (null with metrics: false). */
+  telemetry: Telemetry | null;
   /** Drains (GOAWAY, stop accepting, wait for in-flight requests up to the grace period) and stops. */
   close(): Promise<void>;
+  /** Settles when the proxy has stopped (after close(), or a POST /shutdown). */
+  readonly closed: Promise<void>;
 }
 
 function listen(server: net.Server | http.Server, at: HostPort): Promise<HostPort> {
@@ -87,6 +105,9 @@ function effectiveConfig(snapshot: Snapshot, generation: number, dir: string | n
   };
 }
 
+let version: string | null = null;
+const VERSION = (): string => version ??= (JSON.parse(readFileSync(packageFile('package.json'), 'utf8')) as { version: string }).version;
+
 /** Startup refused: the configuration is invalid. Each error names file, object and field. */
 export class ConfigRejected extends Error {
   constructor(readonly errors: ConfigError[]) {
@@ -95,7 +116,9 @@ export class ConfigRejected extends Error {
 }
 
 export async function startProxy(options: ProxyOptions = {}): Promise<RunningProxy> {
-  const log = options.log ?? (() => {});
+  const logger = options.logger ?? Logger.lines(options.log ?? (() => {}));
+  const log = (line: string): void => logger.info(line);
+  const telemetry = options.metrics === false ? null : new Telemetry({ accessLog: options.accessLog });
   const app = parseHostPort(options.app ?? '127.0.0.1:8080', '--app');
   const inboundAt = parseHostPort(options.inbound ?? '0.0.0.0:4143', '--inbound');
   const outboundAt = parseHostPort(options.outbound ?? '127.0.0.1:4140', '--outbound');
@@ -112,11 +135,11 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
       onUpdate: (s) => {
         snapshot = s;
         generation++;
-        log(`config ${generation === 1 ? 'loaded' : 'updated'}: ${s.objectCount} objects from ${options.config}`);
+        logger.info(`config ${generation === 1 ? 'loaded' : 'updated'}`, { objects: s.objectCount, source: options.config, generation });
       },
-      onError: (errors) => log(`config change rejected, still serving the last good config:\n  ${errors.map(String).join('\n  ')}`),
-      onRouteErrors: (errors) => log(`config: routes rejected (each keeps its last good version, if any; the rest applied):\n  ${errors.map(String).join('\n  ')}`),
-      onWarning: (w) => log(`config: ${w}`),
+      onError: (errors) => logger.error('config change rejected, still serving the last good config', { errors: errors.map(String) }),
+      onRouteErrors: (errors) => logger.error('routes rejected (each keeps its last good version, if any; the rest applied)', { errors: errors.map(String) }),
+      onWarning: (w) => logger.warn(`config: ${w}`),
     });
     const errors = source.load();
     if (errors.length) {
@@ -140,11 +163,11 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   }
   const resolver = new Resolver(namespace, options.clusterDomain ?? 'cluster.local');
   const meshTls = identity && options.identity
-    ? new (await import('./identity/mesh-tls.js')).MeshTls(identity, options.identity.trustAnchorsFile, options.identity.trustDomain ?? options.clusterDomain ?? 'cluster.local')
+    ? new (await import('./identity/mesh-tls.js')).MeshTls(identity, options.identity.trustAnchorsFile, options.identity.trustDomain ?? options.clusterDomain ?? 'cluster.local', telemetry)
     : undefined;
   const inbound = new Inbound({
     app, detectTimeoutMs, session, responseTimeoutMs, opaque: options.opaquePorts?.includes(app.port) ?? false,
-    snapshot: () => snapshot, resolver, meshTls,
+    snapshot: () => snapshot, resolver, meshTls, telemetry: telemetry ?? undefined,
   });
   const outbound = new Outbound({
     responseTimeoutMs,
@@ -153,6 +176,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     snapshot: () => snapshot,
     detectTimeoutMs,
     session,
+    telemetry: telemetry ?? undefined,
   });
   // half-open: a tunnel's client may finish sending and still be owed the rest of the answer
   const inboundServer = net.createServer({ noDelay: true, allowHalfOpen: true }, (s) => inbound.accept(s));
@@ -169,17 +193,22 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     readyDetails: () => [identityLine()],
     shutdown: () => { void running.close(); },
     config: () => effectiveConfig(snapshot, generation, options.config ?? null, workload),
+    telemetry, logger, version: VERSION(), remote: new Set(options.adminRemote ?? []),
   });
   const outboundBound = await listen(outboundServer, outboundAt);
   const inboundBound = await listen(inboundServer, inboundAt);
   const adminBound = adminServer ? await listen(adminServer, parseHostPort(options.admin ?? '127.0.0.1:4191', '--admin')) : null;
-  log(`outbound on ${outboundBound.host}:${outboundBound.port}; inbound on ${inboundBound.host}:${inboundBound.port} → app ${app.host}:${app.port}`);
+  logger.info(`outbound on ${outboundBound.host}:${outboundBound.port}; inbound on ${inboundBound.host}:${inboundBound.port} → app ${app.host}:${app.port}${adminBound ? `; admin on ${adminBound.host}:${adminBound.port}` : ''}`);
+  let markClosed!: () => void;
+  const closed = new Promise<void>((r) => { markClosed = r; });
 
   const running: RunningProxy = {
     get configGeneration() { return generation; },
     outbound: outboundBound,
     inbound: inboundBound,
     admin: adminBound,
+    telemetry,
+    closed,
     close(): Promise<void> {
       closing ??= (async () => {
         source?.close();
@@ -195,6 +224,8 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
         outbound.destroy();
         adminServer?.close();
         adminServer?.closeAllConnections();
+        logger.info('stopped');
+        markClosed();
       })();
       return closing;
     },

@@ -7,9 +7,10 @@ import type { FieldList } from '../core/fields.js';
 import { ErrorCode } from '../core/reasons.js';
 import type { H2Session } from '../transport/h2-session.js';
 import type { HttpStream, StreamHandler, StreamResetError } from './stream.js';
-import { forwardFields, isGrpc, VIA_H2 } from './headers.js';
+import { forwardFields, getField, isGrpc, VIA_H2 } from './headers.js';
 import { withStatus } from './h1-message.js';
-import { respondProxyError, ProxyErrorKind } from './proxy-error.js';
+import { respondProxyError, proxyErrorStatus, ProxyErrorKind } from './proxy-error.js';
+import { grpcStatusOf, type RequestError, type RequestScope } from '../metrics/http-metrics.js';
 import type { HeaderModifier } from '../route/model.js';
 import { modifyHeaders } from '../route/filters.js';
 import type { Mirror } from '../route/mirror.js';
@@ -24,6 +25,11 @@ export interface ExchangeObserver {
    * Returns true when the exchange was restarted (then exchangeDone is not called for this try).
    */
   retry?(exchange: Exchange): boolean;
+}
+
+/** Told once when an exchange ends, with its outcome on the exchange: metrics, tap, access log. */
+export interface ExchangeRecorder {
+  ended(exchange: Exchange): void;
 }
 
 export class Exchange implements StreamHandler {
@@ -70,12 +76,38 @@ export class Exchange implements StreamHandler {
   private downOwed = 0;
   private upOwed = 0;
 
+  // ---- outcome, for metrics and tap (recorded only when a recorder is set) ----
+  recorder: ExchangeRecorder | null = null;
+  /** The metrics label set the request counts under (request_total counted when it is set). */
+  scope: RequestScope | null = null;
+  /** The request head as HTTP/2 fields (an HTTP/1.1 head translated), as the client sent it. */
+  head: FieldList | null = null;
+  /** performance.now() at the request head, at the response's first byte (or its end), at the end. */
+  startedAt = 0;
+  firstByteAt = 0;
+  endedAt = 0;
+  /** The response status the client got (0: none), its grpc-status (-1: none). */
+  status = 0;
+  grpcStatus = -1;
+  /** Set when the exchange was cut short by a reset. */
+  error: RequestError | null = null;
+
   constructor(down: HttpStream) {
     this.down = down;
     this.grpc = isGrpc(down.headers!);
     down.handler = this;
     down.autoConsume = false;
   }
+
+  /** The label set this request counts under; the first one set wins (retries keep it). */
+  setScope(scope: RequestScope): void {
+    if (this.scope !== null) return;
+    this.scope = scope;
+    scope.requests++;
+  }
+
+  /** Whether the request is gRPC (its content-type). */
+  get isGrpc(): boolean { return this.grpc; }
 
   /** Answers 504 (gRPC: DEADLINE_EXCEEDED) if no response head arrives within `ms` (replacing an earlier limit). */
   limitResponseTime(ms: number): void {
@@ -144,6 +176,7 @@ export class Exchange implements StreamHandler {
 
   /** Answers the client from the proxy itself with an empty-bodied `status` and `extra` fields (a redirect). */
   respondLocally(status: number, extra: FieldList): void {
+    if (!this.done && !this.responded) this.status = status;
     this.finish(true);
     this.dropEarlyBody();
     if (this.down.closed || this.responded) return;
@@ -153,6 +186,11 @@ export class Exchange implements StreamHandler {
 
   /** Answers the client with a proxy error (status or grpc-status) if nothing was sent yet; else resets. */
   fail(kind: ProxyErrorKind, message: string): void {
+    if (!this.done) {
+      if (this.responded) this.error ??= 'proxy_reset';
+      else if (this.grpc) { this.status = 200; this.grpcStatus = proxyErrorStatus(kind, true); }
+      else this.status = proxyErrorStatus(kind, false);
+    }
     this.finish(false);
     if (this.up === null) this.dropEarlyBody();
     const down = this.down;
@@ -211,6 +249,11 @@ export class Exchange implements StreamHandler {
     }
     if (this.timer) { clearTimeout(this.timer); this.timer = null; }
     this.responded = true;
+    this.status = status;
+    if (endStream) {
+      this.firstByteAt = performance.now();
+      if (this.grpc) this.grpcStatus = grpcStatusOf(getField(fields, 'grpc-status'));
+    }
     if (this.upgrade !== null && (status === 101 || (status === 200 && this.upIsH2))) {
       fields = withStatus(fields, this.downIsH2 ? '200' : '101');
     }
@@ -228,7 +271,7 @@ export class Exchange implements StreamHandler {
       this.bodyReceived = true;
       if (this.mirrors !== null) for (const m of this.mirrors) m.write(data);
       if (this.retryState !== null) this.retryState.keep(data);
-    }
+    } else if (this.firstByteAt === 0) this.firstByteAt = performance.now();
     this.forward(from, data);
   }
 
@@ -265,6 +308,7 @@ export class Exchange implements StreamHandler {
 
   onTrailers(from: HttpStream, fields: FieldList): void {
     const to = from === this.down ? this.up : this.down;
+    if (from !== this.down && this.grpc) this.grpcStatus = grpcStatusOf(getField(fields, 'grpc-status'));
     if (this.mirrors !== null && from === this.down) for (const m of this.mirrors) m.end(forwardFields(fields, null, true));
     if (to && !to.closed) to.end(undefined, forwardFields(fields, null, to === this.up ? this.upIsH2 : this.downIsH2));
   }
@@ -284,6 +328,11 @@ export class Exchange implements StreamHandler {
     if (this.done) return;
     this.done = true;
     this.observer?.exchangeDone(this, ok);
+    if (this.recorder !== null) {
+      this.endedAt = performance.now();
+      if (this.firstByteAt === 0) this.firstByteAt = this.endedAt;
+      this.recorder.ended(this);
+    }
   }
 
   onReset(from: HttpStream, error: StreamResetError): void {
@@ -293,6 +342,12 @@ export class Exchange implements StreamHandler {
       this.up = null;
       this.retries++;
       if (this.observer.retry(this)) return;
+    }
+    if (!this.done) {
+      if (from === this.down) this.error = 'client_reset';
+      else if (this.responded) this.error = 'upstream_reset';
+      else if (this.grpc) { this.status = 200; this.grpcStatus = proxyErrorStatus(error.refused ? ProxyErrorKind.UNAVAILABLE : ProxyErrorKind.BAD_GATEWAY, true); }
+      else this.status = proxyErrorStatus(error.refused ? ProxyErrorKind.UNAVAILABLE : ProxyErrorKind.BAD_GATEWAY, false);
     }
     this.finish(false);
     if (from === this.down) {

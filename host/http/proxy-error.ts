@@ -40,6 +40,11 @@ const GRPC: Record<ProxyErrorKind, number> = {
   [ProxyErrorKind.INTERNAL]: 13, // INTERNAL
 };
 
+/** The status (gRPC: the grpc-status) a proxy error answers with. */
+export function proxyErrorStatus(kind: ProxyErrorKind, grpc: boolean): number {
+  return grpc ? GRPC[kind] : STATUS[kind];
+}
+
 /** grpc-message is percent-encoded (gRPC over HTTP/2 spec). */
 export function grpcMessage(msg: string): string {
   return msg.replace(/[^\x20-\x24\x26-\x7e]/g, (c) => encodeURIComponent(c));

@@ -5,7 +5,7 @@
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { WorkloadIdentity } from './workload.js';
-import { getMetrics } from '../metrics/registry.js';
+import type { Telemetry } from '../metrics/telemetry.js';
 
 import { MESH_ALPN, spiffeIdOf } from './spiffe.js';
 
@@ -14,7 +14,7 @@ export { MESH_ALPN, spiffeIdOf };
 export class MeshTls {
   private ctx: tls.SecureContext | null = null;
 
-  constructor(private identity: WorkloadIdentity, private trustAnchorsFile: string, readonly trustDomain: string) {
+  constructor(private identity: WorkloadIdentity, private trustAnchorsFile: string, readonly trustDomain: string, private telemetry?: Telemetry | null) {
     identity.onChange(() => { this.ctx = null; });
   }
 
@@ -43,7 +43,7 @@ export class MeshTls {
         const id = spiffeIdOf(cert);
         if (!id) return new Error('the peer certificate has no SPIFFE identity');
         if (expected !== undefined && id !== expected) {
-          getMetrics().identityMismatches.inc({ expected, actual: id });
+          this.telemetry?.identityMismatch(expected, id);
           return new Error(`peer identity ${id} is not the expected ${expected}`);
         }
         return undefined;

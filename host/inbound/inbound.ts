@@ -28,6 +28,14 @@ import { fromExtendedConnect } from '../http/h1-message.js';
 import { startUpstream } from '../http/upstream.js';
 import type { HttpStream } from '../http/stream.js';
 import type { HostPort } from '../config/address.js';
+import type { RuleRef } from '../route/precedence.js';
+import type { RequestScope, Labels } from '../metrics/http-metrics.js';
+
+/** Metrics label sets of requests for one authority: by producer route rule and by client identity. */
+interface AuthorityScopes {
+  labels: Labels;
+  byRef: Map<RuleRef | null, Map<string, RequestScope>>;
+}
 
 export interface InboundOptions extends ListenerOptions {
   app: HostPort;
@@ -40,6 +48,9 @@ export interface InboundOptions extends ListenerOptions {
   meshTls?: MeshTls;
 }
 
+/** Connections to the local application: loopback, no mesh TLS. */
+const APP_DST = (addr: string): Labels => ({ direction: 'inbound', peer: 'dst', target_addr: addr, tls: 'no_identity', no_tls_reason: 'loopback' });
+
 export class Inbound extends HttpListener {
   private appH2: H2Pool;
   private appH1: H1Pool;
@@ -48,15 +59,63 @@ export class Inbound extends HttpListener {
   private opaque: boolean;
   private routers = new Map<string, Router | null>();
   private routersOf: Snapshot | null = null;
+  private scopes = new Map<string, AuthorityScopes>();
+  private scopesOf: Snapshot | null = null;
+  private unrouted: RequestScope | null = null;
+  private appAddr: string;
 
   constructor(private options: InboundOptions) {
     // RFC 8441: WebSockets from other sidecars arrive as extended CONNECT
-    super({ ...options, session: { ...options.session, enableConnectProtocol: true } });
+    super({ ...options, session: { ...options.session, enableConnectProtocol: true } }, 'inbound');
     this.app = options.app;
+    this.appAddr = `${options.app.host}:${options.app.port}`;
     this.opaque = options.opaque ?? false;
     this.appLabel = `application at ${options.app.host}:${options.app.port}`;
-    this.appH2 = new H2Pool(options.app.host, options.app.port, { session: options.session });
-    this.appH1 = new H1Pool(options.app.host, options.app.port);
+    const track = this.appTracker = this.dstTracker(APP_DST(this.appAddr));
+    this.appH2 = new H2Pool(options.app.host, options.app.port, { session: options.session, track });
+    this.appH1 = new H1Pool(options.app.host, options.app.port, { track });
+  }
+
+  // ---- metrics labels (Linkerd's names) ----
+
+  protected srcLabels(peerIdentity: string | null): Labels {
+    return peerIdentity === null
+      ? { direction: 'inbound', peer: 'src', tls: 'no_identity', no_tls_reason: 'not_provided_by_remote' }
+      : { direction: 'inbound', peer: 'src', tls: 'true', client_id: peerIdentity };
+  }
+
+  protected unroutedScope(): RequestScope {
+    return this.unrouted ??= this.telemetry!.http.scope({ direction: 'inbound', authority: '', target_addr: this.appAddr });
+  }
+
+  /**
+   * Sets the label set of a request (once): the Service its authority names (no label for names
+   * that are not a Service's: they are the client's to choose), the producer route rule it
+   * matched, and the client's proven identity.
+   */
+  private setScope(exchange: Exchange, fields: FieldList, ref: RuleRef | null, peer: string | null): void {
+    if (exchange.recorder === null || exchange.scope !== null || !this.telemetry!.metricsEnabled) return;
+    const authority = getField(fields, ':authority') ?? '';
+    const snapshot = this.options.snapshot?.();
+    if (snapshot !== this.scopesOf) { this.scopes.clear(); this.scopesOf = snapshot ?? null; }
+    let a = this.scopes.get(authority);
+    if (!a) {
+      const d = snapshot && this.options.resolver ? this.options.resolver.resolve(snapshot, authority) : null;
+      const canonical = d && typeof d === 'object' ? `${d.service.name}.${d.service.namespace}.svc.${this.options.resolver!.clusterDomain}:${d.port.port}` : '';
+      if (this.scopes.size >= 1000) this.scopes.clear(); // authorities are the client's to choose: bound the cache
+      this.scopes.set(authority, a = { labels: { direction: 'inbound', authority: canonical, target_addr: this.appAddr }, byRef: new Map() });
+    }
+    let byPeer = a.byRef.get(ref);
+    if (!byPeer) a.byRef.set(ref, byPeer = new Map());
+    const key = peer ?? '';
+    let s = byPeer.get(key);
+    if (!s) {
+      const l: Record<string, string> = { ...a.labels };
+      if (ref !== null) { l.route_kind = ref.route.kind; l.route_namespace = ref.route.namespace; l.route_name = ref.route.name; }
+      if (peer !== null) { l.tls = 'true'; l.client_id = peer; } else { l.tls = 'no_identity'; l.no_tls_reason = 'not_provided_by_remote'; }
+      byPeer.set(key, s = this.telemetry!.http.scope(l));
+    }
+    exchange.setScope(s);
   }
 
   protected route(exchange: Exchange, fields: FieldList, down: HttpStream, isH2: boolean): void {
@@ -64,10 +123,11 @@ export class Inbound extends HttpListener {
     const peer = isH2 ? (down as H2Stream).session.peerIdentity : null;
     const trustMark = this.options.meshTls === undefined || peer !== null;
     if ((!trustMark || getField(fields, ROUTED) === undefined) && this.options.snapshot) {
-      const routed = this.producerRoutes(exchange, fields);
+      const routed = this.producerRoutes(exchange, fields, peer);
       if (routed === null) return;
       fields = routed;
     }
+    this.setScope(exchange, fields, null, peer);
     const appIsH1 = !isH2 || getField(fields, ORIG_PROTO) !== undefined;
     exchange.responseVia = appIsH1 ? VIA_H1 : VIA_H2;
     exchange.upgrade = (down as { upgrade?: string | null }).upgrade ?? null;
@@ -80,7 +140,7 @@ export class Inbound extends HttpListener {
     if (getField(fields, ':method') === 'CONNECT' && getField(fields, ':protocol') === undefined) {
       // a TCP tunnel (opaque traffic across the mesh): its bytes go to the application as they are
       exchange.upIsH2 = false;
-      exchange.attach(new TcpStream(this.app.host, this.app.port));
+      exchange.attach(new TcpStream(this.app.host, this.app.port, this.appTracker ??= this.dstTracker(APP_DST(this.appAddr))));
       return;
     }
     const next = forwardFields(fields, isH2 ? VIA_H2 : VIA_H1, !appIsH1, MESH_HOP);
@@ -90,7 +150,7 @@ export class Inbound extends HttpListener {
   }
 
   /** The request after its Service's producer routes (null: answered here, e.g. a redirect or 404). */
-  private producerRoutes(exchange: Exchange, fields: FieldList): FieldList | null {
+  private producerRoutes(exchange: Exchange, fields: FieldList, peer: string | null): FieldList | null {
     const authority = getField(fields, ':authority');
     const snapshot = this.options.snapshot!();
     const d = authority === undefined ? null : this.options.resolver?.resolve(snapshot, authority);
@@ -110,6 +170,7 @@ export class Inbound extends HttpListener {
     }
     if (router === null) return fields;
     const ref = router.select(fields);
+    this.setScope(exchange, fields, ref, peer);
     if (ref === null) {
       exchange.fail(ProxyErrorKind.NOT_FOUND, `no rule of the routes of Service ${d.label} matches the request`);
       return null;
@@ -122,14 +183,21 @@ export class Inbound extends HttpListener {
 
   override accept(socket: net.Socket): void {
     // server-speaks-first protocols (MySQL, SMTP, …) would wait out detection: skip it
-    if (this.opaque) tunnelTcp(socket, Buffer.alloc(0), this.app.host, this.app.port);
+    if (this.opaque) this.relay(socket, Buffer.alloc(0));
     else super.accept(socket);
   }
+
+  /** Opaque TCP to the application, counted on both sides. */
+  private relay(socket: net.Socket, initial: Buffer): void {
+    this.trackAccepted(socket, null);
+    tunnelTcp(socket, initial, this.app.host, this.app.port, { track: this.appTracker ??= this.dstTracker(APP_DST(this.appAddr)) });
+  }
+  private appTracker: ((s: net.Socket) => void) | undefined;
 
   protected onOpaque(socket: net.Socket, initial: Buffer): void {
     const mtls = this.options.meshTls;
     if (mtls && initial.length > 0 && initial[0] === 0x16) this.onTls(socket, initial, mtls);
-    else tunnelTcp(socket, initial, this.app.host, this.app.port);
+    else this.relay(socket, initial);
   }
 
   // TLS: read the whole ClientHello; mesh ALPN → terminate mTLS and serve HTTP/2; else the app's own TLS
@@ -142,11 +210,11 @@ export class Inbound extends HttpListener {
       clearTimeout(timer);
       socket.pause();
       if (typeof hello === 'object' && hello.alpn.includes(MESH_ALPN)) this.terminate(socket, buf, mtls);
-      else tunnelTcp(socket, buf, this.app.host, this.app.port);
+      else this.relay(socket, buf);
       return true;
     };
     const onData = (c: Buffer): void => { buf = Buffer.concat([buf, c]); decide(); };
-    const timer = setTimeout(() => { socket.off('data', onData); socket.destroy(); }, this.options.detectTimeoutMs);
+    const timer = setTimeout(() => { socket.off('data', onData); this.trackAccepted(socket, null); socket.destroy(); }, this.options.detectTimeoutMs);
     if (decide()) return;
     socket.on('data', onData);
     socket.resume();
@@ -158,14 +226,22 @@ export class Inbound extends HttpListener {
       socket.unshift(hello);
       t = mtls.accept(socket);
     } catch {
+      this.trackAccepted(socket, null);
       socket.destroy(); // no certificate yet: mesh peers retry elsewhere
       return;
     }
-    t.on('error', () => t.destroy());
+    let secure = false;
+    t.on('error', () => {
+      if (!secure) { secure = true; this.trackAccepted(socket, null); } // a failed handshake still counts
+      t.destroy();
+    });
     t.once('secure', () => {
+      secure = true;
+      const peer = spiffeIdOf(t.getPeerCertificate());
+      this.trackAccepted(socket, peer);
       if (t.alpnProtocol !== MESH_ALPN) { t.destroy(); return; }
       t.setNoDelay(true);
-      this.serveH2(t, undefined, spiffeIdOf(t.getPeerCertificate()));
+      this.serveH2(t, undefined, peer);
     });
   }
 

@@ -27,6 +27,8 @@ import { Mirror } from '../route/mirror.js';
 import { RetryBudget, RetryState } from '../route/retry.js';
 import type { MeshTls } from '../identity/mesh-tls.js';
 import type { BackendRef } from '../route/model.js';
+import type { RuleRef } from '../route/precedence.js';
+import type { RequestScope, Labels } from '../metrics/http-metrics.js';
 
 export interface OutboundOptions extends ListenerOptions {
   resolver: Resolver;
@@ -49,12 +51,17 @@ interface Target {
   error: string;
   /** The HTTPRoutes/GRPCRoutes attached to the Service port, if any: they decide the backend. */
   router: Router | string | null;
+  /** Metrics label sets of its requests: by rule (null: no routes), backend and endpoint. */
+  scopes: Map<RuleRef | null, Map<Backend, Map<EndpointState, RequestScope>>> | null;
+  /** The label set of its requests that end before an endpoint is picked. */
+  unrouted: RequestScope | null;
 }
 
 /** What the outbound needs to send one request (again, if it must be retried). */
 class Attempt {
   endpoint: EndpointState | null = null;
-  constructor(readonly backend: Backend, readonly fields: FieldList, readonly down: HttpStream, readonly isH2: boolean, readonly authority: string) {}
+  constructor(readonly target: Target, readonly ref: RuleRef | null, readonly backend: Backend, readonly fields: FieldList,
+    readonly down: HttpStream, readonly isH2: boolean, readonly authority: string) {}
 }
 
 export class Outbound extends HttpListener implements ExchangeObserver {
@@ -70,13 +77,79 @@ export class Outbound extends HttpListener implements ExchangeObserver {
   private budgets = new Map<string, RetryBudget>();
 
   constructor(private options: OutboundOptions) {
-    super({ ...options, session: { ...options.session, enableConnectProtocol: true } });
+    super({ ...options, session: { ...options.session, enableConnectProtocol: true } }, 'outbound');
   }
 
   protected onOpaque(socket: net.Socket): void {
     // opaque outbound traffic has no destination to route by without the original destination
     // address (iptables); it arrives with the TCP tunnelling work
+    this.trackAccepted(socket, null);
     socket.destroy();
+  }
+
+  // ---- metrics labels (Linkerd's names) ----
+
+  private noTarget: RequestScope | null = null;
+
+  protected srcLabels(): Labels {
+    return { direction: 'outbound', peer: 'src', tls: 'no_identity', no_tls_reason: 'loopback' };
+  }
+
+  protected unroutedScope(x: Exchange): RequestScope {
+    const tag = x.tag;
+    const target = tag instanceof Attempt ? tag.target : (tag as Target | null);
+    if (target?.backend) return target.unrouted ??= this.telemetry!.http.scope(this.targetLabels(target));
+    return this.noTarget ??= this.telemetry!.http.scope({ direction: 'outbound', authority: '' });
+  }
+
+  private targetLabels(target: Target): Record<string, string> {
+    const { service, port } = target.backend!.dest;
+    return {
+      direction: 'outbound', authority: `${service.name}.${service.namespace}.svc.${this.options.resolver.clusterDomain}:${port.port}`,
+      dst_namespace: service.namespace, dst_service: service.name,
+    };
+  }
+
+  /** tls, and server_id (the identity the endpoint must prove) or why there is no mesh TLS. */
+  private tlsLabels(l: Record<string, string>, ep: EndpointState): Record<string, string> {
+    const mtls = this.options.meshTls;
+    const a = ep.address;
+    if (mtls && a.meshed) {
+      l.tls = 'true';
+      const id = mtls.expectedIdentity(a.identity, a.serviceAccount);
+      if (id !== undefined) l.server_id = id;
+    } else {
+      l.tls = 'no_identity';
+      l.no_tls_reason = a.meshed ? 'disabled' : 'not_provided_by_service_discovery';
+    }
+    return l;
+  }
+
+  /** The label set of a request to `ep`, cached on its target (rebuilt with the config). */
+  private scopeFor(at: Attempt, ep: EndpointState): RequestScope {
+    const target = at.target;
+    const byRef = target.scopes ??= new Map();
+    let byBackend = byRef.get(at.ref);
+    if (!byBackend) byRef.set(at.ref, byBackend = new Map());
+    let byEp = byBackend.get(at.backend);
+    if (!byEp) byBackend.set(at.backend, byEp = new Map());
+    let s = byEp.get(ep);
+    if (!s) {
+      const l = this.targetLabels(target);
+      const ref = at.ref;
+      if (ref !== null) {
+        const b = at.backend.dest;
+        l.route_kind = ref.route.kind;
+        l.route_namespace = ref.route.namespace;
+        l.route_name = ref.route.name;
+        l.backend_namespace = b.service.namespace;
+        l.backend_name = b.service.name;
+        l.backend_port = String(b.port.port);
+      }
+      l.target_addr = ep.key;
+      byEp.set(ep, s = this.telemetry!.http.scope(this.tlsLabels(l, ep)));
+    }
+    return s;
   }
 
   private snapshot(): Snapshot {
@@ -91,8 +164,8 @@ export class Outbound extends HttpListener implements ExchangeObserver {
     let t = this.targets.get(authority);
     if (t && t.snapshot === snapshot) return t;
     const d = this.options.resolver.resolve(snapshot, authority);
-    if (typeof d === 'string') t = { snapshot, backend: null, error: d, router: null };
-    else t = { snapshot, backend: this.backendOf(snapshot, d), error: '', router: this.routerOf(snapshot, d) };
+    if (typeof d === 'string') t = { snapshot, backend: null, error: d, router: null, scopes: null, unrouted: null };
+    else t = { snapshot, backend: this.backendOf(snapshot, d), error: '', router: this.routerOf(snapshot, d), scopes: null, unrouted: null };
     if (this.targets.size > 10_000) this.targets.clear(); // names are client-chosen: bound the cache
     this.targets.set(authority, t);
     return t;
@@ -160,11 +233,13 @@ export class Outbound extends HttpListener implements ExchangeObserver {
       return;
     }
     const target = this.targetFor(authority);
+    exchange.tag = target; // for metrics, should it end here
     if (!target.backend) {
       exchange.fail(ProxyErrorKind.NOT_FOUND, target.error);
       return;
     }
     let backend = target.backend;
+    let ref: RuleRef | null = null;
     if (typeof target.router === 'string') {
       exchange.fail(ProxyErrorKind.INTERNAL, target.router);
       return;
@@ -174,9 +249,10 @@ export class Outbound extends HttpListener implements ExchangeObserver {
       if (chosen === null) return;
       backend = chosen.backend;
       fields = chosen.fields;
+      ref = chosen.ref;
     }
     exchange.observer = this;
-    exchange.tag = new Attempt(backend, fields, down, isH2, getField(fields, ':authority') ?? authority);
+    exchange.tag = new Attempt(target, ref, backend, fields, down, isH2, getField(fields, ':authority') ?? authority);
     this.dispatch(exchange);
   }
 
@@ -184,7 +260,7 @@ export class Outbound extends HttpListener implements ExchangeObserver {
    * The Gateway API part: the rule the request selects, its filters, and the backend it picks by
    * weight. Answers the request itself (404, 500, a redirect) and returns null when it goes nowhere.
    */
-  private applyRoute(exchange: Exchange, target: Target, fields: FieldList): { backend: Backend; fields: FieldList } | null {
+  private applyRoute(exchange: Exchange, target: Target, fields: FieldList): { backend: Backend; fields: FieldList; ref: RuleRef } | null {
     const dest = target.backend!.dest;
     const ref = (target.router as Router).select(fields);
     if (ref === null) {
@@ -228,7 +304,7 @@ export class Outbound extends HttpListener implements ExchangeObserver {
       budget.recordRequest();
       exchange.retryState = new RetryState(new Set(rule.retry.codes), rule.retry.attempts, rule.retry.backoffMs, budget);
     }
-    return { backend: this.backendOf(target.snapshot, d), fields: out };
+    return { backend: this.backendOf(target.snapshot, d), fields: out, ref };
   }
 
   /** The retry budget of a route rule (kept across config changes). */
@@ -268,13 +344,14 @@ export class Outbound extends HttpListener implements ExchangeObserver {
     }
     ep.inFlight++;
     at.endpoint = ep;
+    if (exchange.recorder !== null && exchange.scope === null && this.telemetry!.metricsEnabled) exchange.setScope(this.scopeFor(at, ep));
     const a = ep.address;
     if (getField(fields, ':method') === 'CONNECT' && getField(fields, ':protocol') === undefined) {
       // a TCP tunnel: over the mesh as an HTTP/2 CONNECT stream, or as plain TCP to an unmeshed
       // endpoint or to an opaque port (whose sidecar relays without detecting anything)
       if (!a.meshed || dest.opaque) {
         exchange.upIsH2 = false;
-        exchange.attach(new TcpStream(a.host, a.port));
+        exchange.attach(new TcpStream(a.host, a.port, this.dstTracker(this.dstLabels(ep))));
         return;
       }
       startUpstream(exchange, this.pool(ep, true), [':method', 'CONNECT', ':authority', authority], `endpoint ${ep.key} of ${dest.label}`);
@@ -299,13 +376,19 @@ export class Outbound extends HttpListener implements ExchangeObserver {
     const key = h2 ? (mtls && a.meshed ? `${ep.key}|${expected ?? ''}` : ep.key) : `${ep.key}/h1`;
     let p = this.pools.get(key);
     if (!p) {
+      const track = this.dstTracker(this.dstLabels(ep));
       p = h2 ? new H2Pool(a.host, a.port, {
         session: this.options.session,
         connect: mtls && a.meshed ? (host, port) => mtls.connect(host, port, expected) : undefined,
-      }) : new H1Pool(a.host, a.port);
+        track,
+      }) : new H1Pool(a.host, a.port, { track });
       this.pools.set(key, p);
     }
     return p;
+  }
+
+  private dstLabels(ep: EndpointState): Labels {
+    return this.tlsLabels({ direction: 'outbound', peer: 'dst', target_addr: ep.key }, ep);
   }
 
   exchangeDone(exchange: Exchange, ok: boolean): void {

@@ -19,6 +19,8 @@ export interface H1PoolOptions {
   /** Close idle connections after this long (default 30 s; servers often close them sooner). */
   idleTimeoutMs?: number;
   highWater?: number;
+  /** Told of each connection once it is established (metrics). */
+  track?: (socket: net.Socket) => void;
 }
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
@@ -286,6 +288,7 @@ export class H1Pool {
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
+        this.options.track?.(socket);
         const conn = new H1ClientConnection(socket, this, this.options.highWater ?? 256 * 1024);
         this.all.add(conn);
         resolve(conn);

@@ -12,6 +12,8 @@ export interface H2PoolOptions {
   session?: H2SessionOptions;
   /** Makes the socket (e.g. a TLS connection); default plain TCP. */
   connect?: (host: string, port: number) => net.Socket;
+  /** Told of each connection once it is established (metrics). */
+  track?: (socket: net.Socket) => void;
 }
 
 export class ConnectError extends Error {
@@ -84,6 +86,7 @@ export class H2Pool {
       const onConnect = (): void => {
         clearTimeout(timeout);
         socket.off('error', onError);
+        this.options.track?.(socket);
         const session = new H2Session(socket, 'client', this.options.session, {
           onClose: () => { this.sessions = this.sessions.filter((x) => x !== session); },
         });

@@ -1,13 +1,17 @@
 // What inbound and outbound share: accept a connection, detect its protocol, and run it as an
 // HTTP/2 session or an HTTP/1.1 connection whose requests go to `onRequest`; other traffic goes
-// to `onOpaque`. Tracks the connections so they can be drained on shutdown.
+// to `onOpaque`. Tracks the connections so they can be drained on shutdown, and hands each exchange
+// the telemetry recorder of its direction.
 import type net from 'node:net';
 import { detectProtocol } from './detect.js';
 import { H2Session, type H2SessionOptions, type H2Stream } from './h2-session.js';
 import { H1ServerConnection, type H1ServerOptions, type H1ServerStream } from './h1-server.js';
 import type { HttpStream } from '../http/stream.js';
 import type { FieldList } from '../core/fields.js';
-import { Exchange } from '../http/exchange.js';
+import { Exchange, type ExchangeRecorder } from '../http/exchange.js';
+import type { Telemetry } from '../metrics/telemetry.js';
+import type { RequestScope, Labels } from '../metrics/http-metrics.js';
+import type { TcpScope } from '../metrics/tcp-metrics.js';
 import { h1RequestToH2 } from '../http/h1-message.js';
 import { ProxyErrorKind } from '../http/proxy-error.js';
 
@@ -17,6 +21,8 @@ export interface ListenerOptions {
   responseTimeoutMs?: number;
   session: H2SessionOptions;
   http1?: H1ServerOptions;
+  /** Metrics, tap and access log (none: nothing recorded). */
+  telemetry?: Telemetry;
 }
 
 export abstract class HttpListener {
@@ -25,7 +31,36 @@ export abstract class HttpListener {
   private onH2Stream = (s: H2Stream): void => this.onRequest(s, true);
   private onH1Request = (s: H1ServerStream): void => this.onRequest(s, false);
 
-  constructor(protected listenerOptions: ListenerOptions) {}
+  protected readonly telemetry: Telemetry | null;
+  private readonly recorder: ExchangeRecorder | null;
+  private plainSrc: TcpScope | null = null;
+
+  constructor(protected listenerOptions: ListenerOptions, readonly direction: 'inbound' | 'outbound') {
+    this.telemetry = listenerOptions.telemetry ?? null;
+    this.recorder = this.telemetry?.recorder(direction, (x) => this.unroutedScope(x)) ?? null;
+  }
+
+  /** The label set of a request that ended before routing gave it one (e.g. a 400 or 404). */
+  protected abstract unroutedScope(exchange: Exchange): RequestScope;
+
+  /** The TCP label set of connections this listener accepts; `peerIdentity` when mesh TLS proved one. */
+  protected abstract srcLabels(peerIdentity: string | null): Labels;
+
+  /** Counts an accepted connection from now on (once who it is from is known). */
+  protected trackAccepted(socket: net.Socket, peerIdentity: string | null): void {
+    const t = this.telemetry;
+    if (t === null || !t.metricsEnabled) return;
+    const scope = peerIdentity === null ? (this.plainSrc ??= t.tcp.scope(this.srcLabels(null))) : t.tcp.scope(this.srcLabels(peerIdentity));
+    t.tcp.track(socket, scope);
+  }
+
+  /** A tracker for connections this listener opens with `labels`, or undefined without metrics. */
+  protected dstTracker(labels: Labels): ((socket: net.Socket) => void) | undefined {
+    const t = this.telemetry;
+    if (t === null || !t.metricsEnabled) return undefined;
+    const scope = t.tcp.scope(labels);
+    return (socket) => t.tcp.track(socket, scope);
+  }
 
   /**
    * A request to route: its exchange, and its head as HTTP/2 fields (an HTTP/1.1 head translated:
@@ -36,6 +71,11 @@ export abstract class HttpListener {
   private onRequest(down: HttpStream, isH2: boolean): void {
     const exchange = new Exchange(down);
     exchange.downIsH2 = isH2;
+    if (this.recorder !== null) {
+      exchange.recorder = this.recorder;
+      exchange.startedAt = performance.now();
+      exchange.head = down.headers;
+    }
     const timeout = this.listenerOptions.responseTimeoutMs;
     if (timeout) exchange.limitResponseTime(timeout);
     let fields = down.headers!;
@@ -46,6 +86,7 @@ export abstract class HttpListener {
         return;
       }
       fields = t;
+      if (this.recorder !== null) exchange.head = t;
     }
     this.route(exchange, fields, down, isH2);
   }
@@ -56,8 +97,10 @@ export abstract class HttpListener {
     socket.setNoDelay(true);
     detectProtocol(socket, this.listenerOptions.detectTimeoutMs, (proto, initial) => {
       if (proto === 'h2') {
+        this.trackAccepted(socket, null);
         this.serveH2(socket, initial, null);
       } else if (proto === 'http1') {
+        this.trackAccepted(socket, null);
         const conn = new H1ServerConnection(socket, { onRequest: this.onH1Request, onClose: () => this.h1.delete(conn) }, this.listenerOptions.http1, initial);
         this.h1.add(conn);
         socket.resume();

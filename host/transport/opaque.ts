@@ -5,6 +5,8 @@ import net from 'node:net';
 
 export interface TunnelCounters {
   onClose?(bytesIn: number, bytesOut: number, error?: Error): void;
+  /** Told of the upstream connection once it is established (metrics). */
+  track?(upstream: net.Socket): void;
 }
 
 /** Relays `client` (with `initial` bytes already read from it) to host:port. */
@@ -19,6 +21,7 @@ export function tunnelTcp(client: net.Socket, initial: Buffer, host: string, por
     counters.onClose?.(client.bytesRead, client.bytesWritten, err);
   };
   upstream.once('connect', () => {
+    counters.track?.(upstream);
     upstream.setNoDelay(true);
     if (initial.length > 0) upstream.write(initial);
     client.pipe(upstream);

@@ -19,13 +19,15 @@ export class TcpStream implements HttpStream {
   private connected = false;
   readonly socket: net.Socket;
 
-  constructor(host: string, port: number, private highWater = 256 * 1024, connectTimeoutMs = 5000) {
+  /** `track`: told of the connection once it is established (metrics). */
+  constructor(host: string, port: number, track?: (socket: net.Socket) => void, private highWater = 256 * 1024, connectTimeoutMs = 5000) {
     const s = net.connect({ port, host, allowHalfOpen: true });
     this.socket = s;
     s.setNoDelay(true);
     const timer = setTimeout(() => s.destroy(new Error(`connect to ${host}:${port} timed out`)), connectTimeoutMs);
     s.once('connect', () => {
       clearTimeout(timer);
+      track?.(s);
       this.connected = true;
       this.headers = [':status', '200'];
       this.handler?.onResponse(this, this.headers, 200, false);

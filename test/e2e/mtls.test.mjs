@@ -143,9 +143,9 @@ test("without an annotation, the endpoint's Pod's ServiceAccount is the identity
   await eventually(async () => { r = await get('payments-pods.default'); return /not the expected/.test(r.headers['skiff-proxy-error'] ?? ''); }, 10_000);
   assert.is(r.status, 502, r.text);
   assert.match(r.headers['skiff-proxy-error'], /is not the expected spiffe:\/\/cluster\.local\/ns\/default\/sa\/payments/);
-  // and counted (this process hosts the client proxy, so its registry is the one the check used)
-  const { renderMetrics } = await import('../../dist/host/metrics/registry.js');
-  const { body } = await renderMetrics();
+  // and counted in the client proxy's metrics
+  const { renderMetrics } = await import('../../dist/host/metrics/exposition.js');
+  const { body } = await renderMetrics(client.telemetry, 'test');
   assert.match(body, /skiff_identity_mismatch_total\{expected="spiffe:\/\/cluster\.local\/ns\/default\/sa\/payments",actual="spiffe:\/\/cluster\.local\/ns\/default\/sa\/web"\} [1-9]/);
 });
 

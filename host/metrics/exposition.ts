@@ -1,0 +1,67 @@
+// The Prometheus exposition of one proxy's telemetry, with prom-client (the standard Node client:
+// text format, escaping and the process metrics done right). The data path never touches it: the
+// families here read the plain counters of http-metrics.ts and tcp-metrics.ts when scraped, and
+// prom-client itself is loaded, and its registry built, on the first scrape.
+import { createRequire } from 'node:module';
+import type * as PromClient from 'prom-client';
+import type { Telemetry } from './telemetry.js';
+import type { Histogram } from './histogram.js';
+import type { Labels } from './http-metrics.js';
+
+interface Value { labels: Labels; value: number; metricName?: string }
+type Kind = 'counter' | 'gauge' | 'histogram';
+
+const registries = new WeakMap<Telemetry, PromClient.Registry>();
+
+/** A family whose values are computed at scrape time (prom-client's custom-metric shape). */
+function family(name: string, help: string, type: Kind, values: () => Value[]): PromClient.Metric {
+  const get = async () => ({ name, help, type, aggregator: 'sum' as const, values: values() });
+  return { name, help, type, aggregator: 'sum', get, reset() {} } as unknown as PromClient.Metric;
+}
+
+function histogramValues(out: Value[], name: string, labels: Labels, h: Histogram): void {
+  const cum = h.cumulative();
+  for (let i = 0; i < h.bounds.length; i++) out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: String(h.bounds[i]) }, value: cum[i] });
+  out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: cum[cum.length - 1] });
+  out.push({ metricName: `${name}_sum`, labels, value: h.sum });
+  out.push({ metricName: `${name}_count`, labels, value: h.count });
+}
+
+function registryOf(t: Telemetry, version: string): PromClient.Registry {
+  let r = registries.get(t);
+  if (r) return r;
+  const prom = createRequire(import.meta.url)('prom-client') as typeof PromClient;
+  r = new prom.Registry();
+  prom.collectDefaultMetrics({ register: r });
+  const http = () => t.http.all();
+  const tcp = () => t.tcp.all();
+  const families = [
+    family('skiff_build_info', 'Skiff build information', 'gauge', () => [{ labels: { version }, value: 1 }]),
+    family('request_total', 'Requests received, counted when their head arrives', 'counter',
+      () => http().map((s) => ({ labels: s.labels, value: s.requests }))),
+    family('response_total', 'Responses ended (or requests cut short), classified', 'counter',
+      () => http().flatMap((s) => [...s.classes].map((c) => ({ labels: c.labels, value: c.count })))),
+    family('response_latency_ms', 'Request head to the response\'s first byte (or its end), in milliseconds', 'histogram',
+      () => { const out: Value[] = []; for (const s of http()) for (const c of s.classes) histogramValues(out, 'response_latency_ms', c.labels, c.latency); return out; }),
+    family('tcp_open_total', 'TCP connections opened', 'counter', () => tcp().map((s) => ({ labels: s.labels, value: s.opened }))),
+    family('tcp_close_total', 'TCP connections closed', 'counter',
+      () => tcp().flatMap((s) => [...s.closes.values()].map((c) => ({ labels: c.labels, value: c.count })))),
+    family('tcp_open_connections', 'TCP connections open now', 'gauge', () => tcp().map((s) => ({ labels: s.labels, value: s.live.size }))),
+    family('tcp_read_bytes_total', 'Bytes read from TCP connections', 'counter', () => tcp().map((s) => ({ labels: s.labels, value: s.readBytes }))),
+    family('tcp_write_bytes_total', 'Bytes written to TCP connections', 'counter', () => tcp().map((s) => ({ labels: s.labels, value: s.writtenBytes }))),
+    family('tcp_connection_duration_ms', 'How long closed TCP connections were open, in milliseconds', 'histogram',
+      () => { const out: Value[] = []; for (const s of tcp()) for (const c of s.closes.values()) histogramValues(out, 'tcp_connection_duration_ms', c.labels, c.duration); return out; }),
+    family('skiff_identity_mismatch_total', 'Connections to meshed endpoints refused: the peer proved another identity than discovery expects', 'counter',
+      () => [...t.identityMismatches.values()].map((m) => ({ labels: m.labels, value: m.count }))),
+    family('skiff_tap_dropped_total', 'Tap summaries a slow listener missed', 'counter', () => [{ labels: {}, value: t.tap.dropped }]),
+  ];
+  for (const f of families) r.registerMetric(f);
+  registries.set(t, r);
+  return r;
+}
+
+/** The exposition text of everything recorded so far. */
+export async function renderMetrics(t: Telemetry, version: string): Promise<{ contentType: string; body: string }> {
+  const r = registryOf(t, version);
+  return { contentType: r.contentType, body: await r.metrics() };
+}
