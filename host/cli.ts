@@ -24,7 +24,7 @@ commands:
             each flag also as SKIFF_<FLAG>
   await     [--admin HOST:PORT] [--timeout 2m] [--no-shutdown] -- CMD ARGS: wait until the proxy is
             ready, run CMD, then shut the proxy down and exit with CMD's status (Jobs, start order)
-  tap       [--admin HOST:PORT] [--direction in|outbound] [--method M] [--authority A] [--path PREFIX]
+  tap       [--admin HOST:PORT] [--direction inbound|outbound] [--method M] [--authority A] [--path PREFIX]
             [--status 503|5xx] [--identity ID] [--limit N] [--json]: live request summaries
   stat      [ADMIN_ADDR…] [--by route|peer|authority] [--watch [--interval 2s] [--count N]]: golden metrics
             (success rate, RPS, latency p50/p95/p99) from one or more proxies' admin endpoints

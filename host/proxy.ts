@@ -198,6 +198,10 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   const outboundBound = await listen(outboundServer, outboundAt);
   const inboundBound = await listen(inboundServer, inboundAt);
   const adminBound = adminServer ? await listen(adminServer, parseHostPort(options.admin ?? '127.0.0.1:4191', '--admin')) : null;
+  // Build the Prometheus registry now, not on the first scrape: loading prom-client while traffic
+  // flows leaves V8's heap in a costlier state for the rest of the process's life (measured: about
+  // 20 MB more resident memory and up to a third less throughput), while loading it idle costs ~5 MB.
+  if (adminServer && telemetry) (await import('./metrics/exposition.js')).prepareMetrics(telemetry, VERSION());
   logger.info(`outbound on ${outboundBound.host}:${outboundBound.port}; inbound on ${inboundBound.host}:${inboundBound.port} → app ${app.host}:${app.port}${adminBound ? `; admin on ${adminBound.host}:${adminBound.port}` : ''}`);
   let markClosed!: () => void;
   const closed = new Promise<void>((r) => { markClosed = r; });

@@ -32,7 +32,7 @@ svg text{font-size:11px;fill:#667}.legend span{margin-right:1em}
 "use strict";
 const golden = (${golden.toString()});
 const POLL_MS = 2000, KEEP = 90;
-let prev = null, first = null;
+let prev = null;
 const history = [];
 const colors = { inbound: '#2563eb', outbound: '#d97706', p50: '#16a34a', p95: '#d97706', p99: '#b42318' };
 const pct = (v) => v === null ? '–' : (v * 100).toFixed(1) + '%';
@@ -67,7 +67,6 @@ async function poll() {
     const res = await fetch('stats.json', { cache: 'no-store' });
     if (!res.ok) throw new Error('stats.json: ' + res.status);
     const cur = await res.json();
-    first ??= cur;
     fill('routes', golden(null, cur, 'route'));
     fill('peers', golden(null, cur, 'peer'));
     if (prev) {

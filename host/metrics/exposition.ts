@@ -1,7 +1,7 @@
 // The Prometheus exposition of one proxy's telemetry, with prom-client (the standard Node client:
 // text format, escaping and the process metrics done right). The data path never touches it: the
-// families here read the plain counters of http-metrics.ts and tcp-metrics.ts when scraped, and
-// prom-client itself is loaded, and its registry built, on the first scrape.
+// families here read the plain counters of http-metrics.ts and tcp-metrics.ts when scraped. The
+// proxy builds the registry at start-up when it has an admin server (see proxy.ts for why).
 import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
 import type { Telemetry } from './telemetry.js';
@@ -10,6 +10,14 @@ import type { Labels } from './http-metrics.js';
 
 interface Value { labels: Labels; value: number; metricName?: string }
 type Kind = 'counter' | 'gauge' | 'histogram';
+
+/**
+ * prom-client's default metrics (its lib/metrics/*, as collectDefaultMetrics registers them) but one:
+ * nodejs_gc_duration_seconds, whose observer runs JavaScript after every garbage collection —
+ * hundreds a second in a busy proxy — for a figure the CPU and heap metrics already reflect.
+ */
+const DEFAULT_METRICS = ['processCpuTotal', 'processStartTime', 'osMemoryHeap', 'processOpenFileDescriptors', 'processMaxFileDescriptors',
+  'eventLoopLag', 'processHandles', 'processRequests', 'processResources', 'heapSizeAndUsed', 'heapSpacesSizeAndUsed', 'version'];
 
 const registries = new WeakMap<Telemetry, PromClient.Registry>();
 
@@ -30,9 +38,10 @@ function histogramValues(out: Value[], name: string, labels: Labels, h: Histogra
 function registryOf(t: Telemetry, version: string): PromClient.Registry {
   let r = registries.get(t);
   if (r) return r;
-  const prom = createRequire(import.meta.url)('prom-client') as typeof PromClient;
+  const req = createRequire(import.meta.url);
+  const prom = req('prom-client') as typeof PromClient;
   r = new prom.Registry();
-  prom.collectDefaultMetrics({ register: r });
+  for (const m of DEFAULT_METRICS) (req(`prom-client/lib/metrics/${m}`) as (r: PromClient.Registry, c: object) => void)(r, { eventLoopMonitoringPrecision: 10 });
   const http = () => t.http.all();
   const tcp = () => t.tcp.all();
   const families = [
@@ -58,6 +67,11 @@ function registryOf(t: Telemetry, version: string): PromClient.Registry {
   for (const f of families) r.registerMetric(f);
   registries.set(t, r);
   return r;
+}
+
+/** Builds the registry (and loads prom-client) ahead of the first scrape. */
+export function prepareMetrics(t: Telemetry, version: string): void {
+  registryOf(t, version);
 }
 
 /** The exposition text of everything recorded so far. */

@@ -40,7 +40,9 @@ export function golden(prev: Stats | null, cur: Stats, by: GroupBy): GoldenRow[]
     if (by === 'route') return l.route_name ? `${l.route_kind} ${l.route_namespace}/${l.route_name}` : (l.authority || '(no authority)');
     if (by === 'authority') return l.authority || '(no authority)';
     if (by === 'direction') return l.direction || '';
-    return l.client_id || l.server_id || l.target_addr || '(unknown)';
+    // the other side: the client's proven identity inbound; the server's identity or address outbound
+    if (l.direction === 'inbound') return l.client_id || '(no identity)';
+    return l.server_id || l.target_addr || '(unknown)';
   };
   const keyOf = (l: Record<string, string>): string => Object.keys(l).sort().map((k) => `${k}=${l[k]}`).join(',');
   const before = new Map<string, StatsScope>();

@@ -224,9 +224,15 @@ export class H1ServerConnection implements H1Handler {
     }
     if (this.ended) return;
     this.peerEnded = true;
+    // A client EOF while a request is in flight is an abort, as hyper (Linkerd) and Envoy treat it:
+    // otherwise a client that gave up is only noticed when the response is written, and the
+    // upstream keeps working for nobody. Between requests, an EOF is a clean close.
+    if (this.current || this.queue.length > 0) {
+      this.socket.destroy();
+      return;
+    }
     this.parser.finish();
-    // a client that half-closes after its request still gets the response
-    if (!this.current && this.queue.length === 0) this.socket.end();
+    this.socket.end();
   }
 
   // ---- H1Handler: the parser's events ----------------------------------------------------------

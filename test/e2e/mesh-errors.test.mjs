@@ -59,6 +59,24 @@ test('an upstream that never answers → 504 with the reason, and the app reques
   assert.ok(await eventually(() => aborted === 1), 'the app saw the abandoned request go away');
 });
 
+test('an HTTP/1.1 client that closes its connection mid-request cancels the request at the app', async () => {
+  aborted = 0;
+  // raw socket: the request, then a FIN while the app has not answered (as hyper and Envoy, an
+  // EOF in the middle of an exchange is an abort, not a half-close to wait out)
+  const s = net.connect(client.outbound.port, '127.0.0.1');
+  let answer = '';
+  s.on('data', (c) => { answer += c; });
+  s.on('error', () => {});
+  await new Promise((r) => s.once('connect', r));
+  s.write('GET /hang/fin HTTP/1.1\r\nhost: web.default\r\n\r\n');
+  assert.ok(await eventually(() => seen.includes('GET /hang/fin')), 'the request reached the app');
+  s.end();
+  assert.ok(await eventually(() => aborted === 1), 'the app saw the request go away');
+  await new Promise((r) => (s.destroyed || s.readableEnded ? r() : s.once('close', r)));
+  // cancelled for the FIN, not later by the 300 ms response timeout (which would have answered 504)
+  assert.is(answer, '');
+});
+
 test('gRPC callers get DEADLINE_EXCEEDED (4) as a trailers-only response', async () => {
   const c = http2.connect(`http://127.0.0.1:${client.outbound.port}`);
   const head = await new Promise((resolve, reject) => {

@@ -114,6 +114,22 @@ test('the app sees the caller identity mTLS proved, and never a forged one', asy
   assert.is(plain.clientId, null);
 });
 
+test('metrics name both identities: server_id on the caller\'s outbound, client_id on the inbound', async () => {
+  const { renderMetrics } = await import('../../dist/host/metrics/exposition.js');
+  const { parseExposition, sum } = await import('../helpers/prometheus.mjs');
+  const samples = async (p) => parseExposition((await renderMetrics(p.telemetry, 'test')).body);
+  const before = { out: await samples(client), in: await samples(server) };
+  for (let i = 0; i < 3; i++) assert.is((await get('web.default')).status, 200);
+  const out = { direction: 'outbound', authority: 'web.default.svc.cluster.local:80', tls: 'true', server_id: 'spiffe://cluster.local/ns/default/sa/web', classification: 'success', status_code: '200' };
+  const inb = { direction: 'inbound', tls: 'true', client_id: 'spiffe://cluster.local/ns/default/sa/client', classification: 'success', status_code: '200' };
+  await eventually(async () => sum(await samples(server), 'response_total', inb) - sum(before.in, 'response_total', inb) === 3);
+  assert.is(sum(await samples(client), 'response_total', out) - sum(before.out, 'response_total', out), 3);
+  assert.is(sum(await samples(server), 'response_total', inb) - sum(before.in, 'response_total', inb), 3);
+  // the mesh connection, on both sides
+  assert.ok(sum(await samples(client), 'tcp_open_total', { direction: 'outbound', peer: 'dst', tls: 'true', server_id: 'spiffe://cluster.local/ns/default/sa/web' }) >= 1);
+  assert.ok(sum(await samples(server), 'tcp_open_total', { direction: 'inbound', peer: 'src', tls: 'true', client_id: 'spiffe://cluster.local/ns/default/sa/client' }) >= 1);
+});
+
 test('with mTLS, the skiff-routed mark counts only from a proven sidecar: a plaintext client meets the producer route', async () => {
   assert.ok(await eventually(() => server.configGeneration >= 2), 'the server sidecar has the route');
   const viaMesh = await get('web.default');

@@ -1,5 +1,5 @@
 // Makes sure the real peers the tests talk to are installed: curl, nghttp2's client, server and
-// h2load, openssl. As root it installs what is missing with apt-get; otherwise it stops with the
+// h2load, openssl, promtool (the Prometheus parser) and Chromium (the dashboard test). As root it installs what is missing with apt-get; otherwise it stops with the
 // exact command to run. A test never skips because a peer is missing.
 import { execFileSync, spawnSync } from 'node:child_process';
 
@@ -9,13 +9,15 @@ const needs = [
   { cmd: 'h2load', pkg: 'nghttp2-client' },
   { cmd: 'nghttpd', pkg: 'nghttp2-server' },
   { cmd: 'openssl', pkg: 'openssl' },
+  { cmd: 'promtool', pkg: 'prometheus' },
+  { cmd: 'chromium', pkg: 'chromium' },
 ];
 
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 const missing = [...new Set(needs.filter((n) => !has(n.cmd)).map((n) => n.pkg))];
 if (missing.length === 0) process.exit(0);
 
-const line = `apt-get install -y ${missing.join(' ')}`;
+const line = `apt-get install -y --no-install-recommends ${missing.join(' ')}`;
 if (process.getuid?.() !== 0) {
   console.error(`The tests need: ${missing.join(', ')}. Install them with:\n  sudo apt-get update && sudo ${line}`);
   process.exit(1);
@@ -23,7 +25,7 @@ if (process.getuid?.() !== 0) {
 console.log(`installing test peers: ${missing.join(' ')}`);
 const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
 execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-execFileSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'inherit', env });
+execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
 const still = needs.filter((n) => !has(n.cmd)).map((n) => n.cmd);
 if (still.length) {
   console.error(`still missing after install: ${still.join(', ')}`);
