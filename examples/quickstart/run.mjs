@@ -115,6 +115,7 @@ async function main() {
   say('                                  ──gRPC────▶ authors');
   say('  every hop between services is sidecar to sidecar over one multiplexed HTTP/2 connection, in mutual TLS 1.3');
   say(`  try it:  curl -s -H 'host: frontend.default' http://127.0.0.1:7140/   (the client sidecar's outbound)`);
+  say(`  watch it: http://127.0.0.1:${SIDECARS[1].admin}/dashboard · bin/skiff stat --watch ${SIDECARS.map((s) => `127.0.0.1:${s.admin}`).join(' ')} · bin/skiff tap --admin 127.0.0.1:${SIDECARS[1].admin}`);
   say('');
 
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });

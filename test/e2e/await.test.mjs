@@ -75,12 +75,16 @@ test('await: waits for the proxy, runs the command through it, stops the proxy, 
   assert.ok(typeof lines[0].latency_ms === 'number' && typeof lines[0].duration_ms === 'number');
 });
 
-test('await: a command that exits 0 ends with 0, and the proxy stops', async () => {
-  const proxy = await spawnProxy(['--app', '127.0.0.1:1']);
+test('await: a command that exits 0 ends with 0, and the proxy stops (logging only warnings, as told)', async () => {
+  const proxy = await spawnProxy(['--app', '127.0.0.1:1', '--log-level', 'warn']);
   const r = await skiffRun(['await', '--admin', `127.0.0.1:${proxy.admin}`, '--', 'sh', '-c', 'exit 0']).done;
   assert.is(r.code, 0, r.stderr);
   const p = await proxy.exited;
   assert.is(p.code, 0, proxy.log);
+  assert.is(proxy.log, '', 'no info lines at --log-level warn');
+  const bad = await skiffRun(['proxy', '--log-level', 'loud']).done;
+  assert.is(bad.code, 1);
+  assert.match(bad.stderr, /--log-level|log level: expected one of error, warn, info, debug, got 'loud'/);
 });
 
 test('await --no-shutdown leaves the proxy running; a missing command is 127', async () => {
