@@ -5,14 +5,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import http from 'node:http';
 import os from 'node:os';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { startProxy } from '../../dist/host/index.js';
 import { Logger } from '../../dist/host/log/logger.js';
-import { ConfigDir, serviceYaml, sliceYaml, eventually } from '../helpers/mesh.mjs';
+import { ConfigDir, serviceYaml, sliceYaml, eventually, statusOf } from '../helpers/mesh.mjs';
+import { runSkiff } from '../helpers/proxy-process.mjs';
 import { getText } from '../helpers/prometheus.mjs';
 
-const cli = fileURLToPath(new URL('../../dist/skiff.js', import.meta.url));
 const WEB = 'web.default.svc.cluster.local:80';
 let app, config, proxy;
 const logLines = [];
@@ -38,14 +36,7 @@ test.after(async () => {
   config.remove();
 });
 
-function get(path, host = WEB) {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port: proxy.outbound.port, path, headers: { host }, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode));
-    }).on('error', reject);
-  });
-}
+const get = (path, host = WEB) => statusOf(proxy.outbound.port, host, path);
 
 function request(port, method, path, { host = '127.0.0.1', localAddress, body } = {}) {
   return new Promise((resolve, reject) => {
@@ -71,16 +62,7 @@ function offLoopbackAddress() {
   throw new Error('this test needs a network interface with an address off the loopback (none found by os.networkInterfaces())');
 }
 
-function runCli(args, { timeout = 20_000 } = {}) {
-  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c) => { stdout += c; });
-  child.stderr.on('data', (c) => { stderr += c; });
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
-  const done = new Promise((resolve) => child.once('exit', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); }));
-  return { child, done };
-}
+const runCli = (args) => runSkiff(args, { timeout: 20_000 });
 
 test('probes, the endpoint list, and the effective config as JSON', async () => {
   const a = proxy.admin.port;

@@ -4,17 +4,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import http from 'node:http';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { existsSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname, delimiter } from 'node:path';
+import { join } from 'node:path';
 import { freePort } from '../helpers/ports.mjs';
-import { spawnProxy } from '../helpers/proxy-process.mjs';
+import { spawnProxy, runSkiff } from '../helpers/proxy-process.mjs';
 import { ConfigDir, serviceYaml, sliceYaml } from '../helpers/mesh.mjs';
 
-const skiff = fileURLToPath(new URL('../../bin/skiff', import.meta.url));
-const env = { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH}` };
 let app, config, tmp;
 const started = [];
 
@@ -33,17 +29,11 @@ test.after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-/** Runs bin/skiff with args; resolves with its exit and output (bounded: 60 s, then killed). */
+/** bin/skiff, ended with the other processes this file started if a test fails half-way. */
 function skiffRun(args) {
-  const child = spawn(skiff, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-  started.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c) => { stdout += c; });
-  child.stderr.on('data', (c) => { stderr += c; });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  const done = new Promise((resolve) => child.once('exit', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); }));
-  return { child, done };
+  const run = runSkiff(args);
+  started.push(run.child);
+  return run;
 }
 
 test('await: waits for the proxy, runs the command through it, stops the proxy, exits 3 as the command did', async () => {

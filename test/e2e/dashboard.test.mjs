@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import http from 'node:http';
 import { chromium } from 'playwright-core';
 import { spawnProxy } from '../helpers/proxy-process.mjs';
-import { ConfigDir, serviceYaml, sliceYaml } from '../helpers/mesh.mjs';
+import { ConfigDir, serviceYaml, sliceYaml, statusOf } from '../helpers/mesh.mjs';
 
 const WEB = 'web.default.svc.cluster.local:80';
 let app, config, proxy, browser;
@@ -38,14 +38,7 @@ test.after(async () => {
   config.remove();
 });
 
-function get(path) {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port: proxy.outbound, path, headers: { host: WEB }, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode));
-    }).on('error', reject);
-  });
-}
+const get = (path) => statusOf(proxy.outbound, WEB, path);
 
 test('the dashboard shows the traffic sent, with charts, offline and without console errors', async () => {
   for (let i = 0; i < 17; i++) assert.is(await get('/ok'), 200);

@@ -8,7 +8,7 @@ import http from 'node:http';
 import { EventEmitter } from 'node:events';
 import grpc from '@grpc/grpc-js';
 import { startProxy } from '../../dist/host/index.js';
-import { ConfigDir, serviceYaml, sliceYaml, sidecarFor, eventually } from '../helpers/mesh.mjs';
+import { ConfigDir, serviceYaml, sliceYaml, sidecarFor, eventually, statusOf } from '../helpers/mesh.mjs';
 import { parseExposition, select, sum, getText, promtool } from '../helpers/prometheus.mjs';
 
 const id = (b) => b;
@@ -66,15 +66,7 @@ test.after(async () => {
   config.remove();
 });
 
-/** One HTTP/1.1 request on its own connection (so connection counts are exact). */
-function get(host, path) {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port: client.outbound.port, path, headers: { host }, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode));
-    }).on('error', reject);
-  });
-}
+const get = (host, path) => statusOf(client.outbound.port, host, path);
 
 const scrape = async (p) => {
   const r = await getText(p.admin.port, '/metrics');

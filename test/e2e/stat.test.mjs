@@ -3,13 +3,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import http from 'node:http';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { startProxy } from '../../dist/host/index.js';
-import { ConfigDir, serviceYaml, sliceYaml, sidecarFor } from '../helpers/mesh.mjs';
+import { ConfigDir, serviceYaml, sliceYaml, sidecarFor, statusOf } from '../helpers/mesh.mjs';
+import { runSkiff } from '../helpers/proxy-process.mjs';
 import { freePort } from '../helpers/ports.mjs';
 
-const cli = fileURLToPath(new URL('../../dist/skiff.js', import.meta.url));
 const WEB = 'web.default.svc.cluster.local:80';
 let app, web, client, config;
 
@@ -41,24 +39,8 @@ test.after(async () => {
   config.remove();
 });
 
-function get(host, path) {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port: client.outbound.port, path, headers: { host }, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode));
-    }).on('error', reject);
-  });
-}
-
-function stat(args) {
-  const child = spawn(process.execPath, [cli, 'stat', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c) => { stdout += c; });
-  child.stderr.on('data', (c) => { stderr += c; });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  return new Promise((resolve) => child.once('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); }));
-}
+const get = (host, path) => statusOf(client.outbound.port, host, path);
+const stat = (args) => runSkiff(['stat', ...args], { timeout: 30_000 }).done;
 
 /** A table's rows as { DIRECTION, ROUTE|PEER, SUCCESS, … } by its header. */
 function rows(table) {

@@ -3,6 +3,7 @@
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import http from 'node:http';
 import { startProxy, loadDirectory } from '../../dist/host/index.js';
 
 export function serviceYaml(name, port, { namespace = 'default', appProtocol } = {}) {
@@ -66,4 +67,14 @@ export async function eventually(fn, ms = 5000) {
     await new Promise((r) => setTimeout(r, 25));
   }
   return fn();
+}
+
+/** One HTTP/1.1 GET through a proxy's listener on its own connection (connection counts stay exact); resolves with the status. */
+export function statusOf(port, host, path) {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    }).on('error', reject);
+  });
 }

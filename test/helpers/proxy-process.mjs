@@ -35,3 +35,15 @@ export async function spawnProxy(args) {
     stop(signal = 'SIGTERM') { if (child.exitCode === null) child.kill(signal); return exited; },
   };
 }
+
+/** Runs bin/skiff with args (await, tap, stat, …): { child, done } where done resolves with { code, signal, stdout, stderr } (killed after `timeout` ms). */
+export function runSkiff(args, { timeout = 60_000 } = {}) {
+  const child = spawn(skiff, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c) => { stdout += c; });
+  child.stderr.on('data', (c) => { stderr += c; });
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
+  const done = new Promise((resolve) => child.once('exit', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); }));
+  return { child, done };
+}
