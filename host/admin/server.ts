@@ -11,6 +11,8 @@
 // clients only, unless enabled off the loopback explicitly (--admin-remote). Not on the data path,
 // so it uses node:http.
 import http from 'node:http';
+import { gzip as gzipCallback } from 'node:zlib';
+import { promisify } from 'node:util';
 import type { Telemetry } from '../metrics/telemetry.js';
 import type { Logger } from '../log/logger.js';
 import { parseLogLevel, LOG_LEVELS, type LogLevel } from '../log/logger.js';
@@ -39,6 +41,8 @@ function isLoopback(addr: string | undefined): boolean {
   if (!addr) return false;
   return addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.');
 }
+
+const gzipped = promisify(gzipCallback);
 
 /** Most tap summaries queued for one listener before it misses some. */
 const TAP_HIGH_WATER = 256 * 1024;
@@ -98,10 +102,13 @@ export function createAdminServer(state: AdminState): http.Server {
       if (t === null) return text(404, 'metrics are off in this proxy\n');
     }
     if (path === '/metrics') {
-      import('../metrics/exposition.js').then((m) => m.renderMetrics(t!, state.version)).then(({ contentType, body }) => {
-        res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
-        res.end(body);
-      }, (err: Error) => text(500, `${err.message}\n`));
+      // Prometheus asks for gzip; with many label sets the text shrinks about tenfold
+      const gzip = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+      import('../metrics/exposition.js').then((m) => m.renderMetrics(t!, state.version)).then(async ({ contentType, body }) => {
+        const out = gzip ? await gzipped(body) : Buffer.from(body);
+        res.writeHead(200, { 'content-type': contentType, 'content-length': out.length, vary: 'accept-encoding', ...(gzip ? { 'content-encoding': 'gzip' } : {}) });
+        res.end(out);
+      }).catch((err: Error) => text(500, `${err.message}\n`));
       return;
     }
     if (path === '/stats.json') {

@@ -5,6 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import http from 'node:http';
 import os from 'node:os';
+import { gunzipSync } from 'node:zlib';
 import { startProxy } from '../../dist/host/index.js';
 import { Logger } from '../../dist/host/log/logger.js';
 import { ConfigDir, serviceYaml, sliceYaml, eventually, statusOf } from '../helpers/mesh.mjs';
@@ -168,6 +169,23 @@ test('tap: a bad filter is refused with the reason', async () => {
   const bad = await getText(proxy.admin.port, '/tap?colour=red');
   assert.is(bad.status, 400);
   assert.match(bad.body, /unknown filter 'colour'/);
+});
+
+test('/metrics: gzip when the scraper asks for it (as Prometheus does), the same text inside', async () => {
+  const res = await new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: proxy.admin.port, path: '/metrics', headers: { 'accept-encoding': 'gzip' } }, (r) => {
+      const chunks = [];
+      r.on('data', (c) => chunks.push(c));
+      r.on('end', () => resolve({ headers: r.headers, body: Buffer.concat(chunks) }));
+    }).on('error', reject);
+  });
+  assert.is(res.headers['content-encoding'], 'gzip');
+  assert.is(Number(res.headers['content-length']), res.body.length);
+  const text = gunzipSync(res.body).toString('utf8');
+  const plain = (await getText(proxy.admin.port, '/metrics')).body;
+  assert.match(text, /^# HELP /m);
+  const names = (t) => t.split('\n').filter((l) => l.startsWith('# TYPE')).join('\n');
+  assert.is(names(text), names(plain));
 });
 
 test('stats.json: the counters skiff stat and the dashboard read', async () => {

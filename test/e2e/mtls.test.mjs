@@ -125,6 +125,18 @@ test('metrics name both identities: server_id on the caller\'s outbound, client_
   await eventually(async () => sum(await samples(server), 'response_total', inb) - sum(before.in, 'response_total', inb) === 3);
   assert.is(sum(await samples(client), 'response_total', out) - sum(before.out, 'response_total', out), 3);
   assert.is(sum(await samples(server), 'response_total', inb) - sum(before.in, 'response_total', inb), 3);
+  // tap by identity: the server's inbound hears requests from the client's identity, not others
+  const heard = [];
+  const stop = server.telemetry.tap.listen({ filter: { identity: 'spiffe://cluster.local/ns/default/sa/client', direction: 'inbound' }, send: (x) => { heard.push(x); return true; } });
+  const none = [];
+  const stop2 = server.telemetry.tap.listen({ filter: { identity: 'spiffe://cluster.local/ns/default/sa/other' }, send: (x) => { none.push(x); return true; } });
+  try {
+    assert.is((await get('web.default')).status, 200);
+    await eventually(() => heard.length === 1);
+    assert.is(heard[0].client_id, 'spiffe://cluster.local/ns/default/sa/client');
+    assert.is(heard[0].status, 200);
+    assert.is(none.length, 0);
+  } finally { stop(); stop2(); }
   // the mesh connection, on both sides
   assert.ok(sum(await samples(client), 'tcp_open_total', { direction: 'outbound', peer: 'dst', tls: 'true', server_id: 'spiffe://cluster.local/ns/default/sa/web' }) >= 1);
   assert.ok(sum(await samples(server), 'tcp_open_total', { direction: 'inbound', peer: 'src', tls: 'true', client_id: 'spiffe://cluster.local/ns/default/sa/client' }) >= 1);
