@@ -3,7 +3,7 @@
 // standard for that in JavaScript, and unlike @peculiar/x509 needs no global reflect-metadata
 // polyfill, which a library embedded in other gateways must not install). Keys come from Node's own
 // WebCrypto; the private keys of workloads never leave memory.
-import { webcrypto, X509Certificate, randomBytes } from 'node:crypto';
+import { webcrypto, X509Certificate } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type * as Asn1js from 'asn1js';
 import type * as Pkijs from 'pkijs';
@@ -109,15 +109,25 @@ export interface CertificateSpec {
   dnsNames?: string[];
 }
 
+/**
+ * A serial number: 126 random bits in 16 bytes whose first is 0x40–0x7f, so the DER INTEGER is
+ * positive and minimal (RFC 5280 §4.1.2.2). A first byte of 0x00 would be a redundant leading zero
+ * whenever the next is below 0x80, which OpenSSL refuses ("illegal padding"): one certificate in 256.
+ */
+export function certificateSerial(): Uint8Array<ArrayBuffer> {
+  const serial = new Uint8Array(16);
+  webcrypto.getRandomValues(serial);
+  serial[0] = (serial[0] & 0x3f) | 0x40;
+  return serial;
+}
+
 /** Builds and signs a certificate; returns it in PEM. */
 export async function createCertificate(spec: CertificateSpec): Promise<string> {
   const { pkijs, asn1js } = lib();
   const cert = new pkijs.Certificate();
   cert.version = 2;
-  // 16 random bytes, positive (RFC 5280 §4.1.2.2: at most 20 octets, non-negative)
-  const serial = randomBytes(16);
-  serial[0] &= 0x7f;
-  cert.serialNumber = new asn1js.Integer({ valueHex: serial.buffer.slice(serial.byteOffset, serial.byteOffset + 16) });
+  const serial = certificateSerial();
+  cert.serialNumber = new asn1js.Integer({ valueHex: serial.buffer });
   cert.subject = name(spec.commonName);
   cert.issuer = spec.issuer ? pkijs.Certificate.fromBER(spec.issuer.raw).subject : name(spec.commonName);
   cert.notBefore.value = spec.notBefore;

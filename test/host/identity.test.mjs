@@ -9,13 +9,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { run } from '../helpers/run.mjs';
-import { createCertificate, createCsr, generateKeyPair, importPrivateKeyPem } from '../../dist/host/identity/x509.js';
+import { createCertificate, createCsr, generateKeyPair, importPrivateKeyPem, certificateSerial } from '../../dist/host/identity/x509.js';
 import { initTrust } from '../../dist/host/identity/trust.js';
 import { issueToken, verifyToken } from '../../dist/host/identity/token.js';
 import { Issuer, IdentityRefused } from '../../dist/host/identity/issuer.js';
 
 const cli = fileURLToPath(new URL('../../dist/skiff.js', import.meta.url));
 const tmp = () => mkdtempSync(join(tmpdir(), 'skiff-identity-'));
+
+test('certificate serials are positive, minimal DER integers of at least 64 random bits (OpenSSL refuses padded ones)', () => {
+  const seen = new Set();
+  for (let i = 0; i < 20_000; i++) {
+    const s = certificateSerial();
+    assert.ok(s.length >= 9 && s.length <= 20, 'RFC 5280: at most 20 octets; CA/B: 64 bits of entropy');
+    assert.ok(s[0] < 0x80, 'positive');
+    assert.ok(!(s[0] === 0 && s.length > 1 && s[1] < 0x80), 'no redundant leading zero');
+    assert.ok(s[0] !== 0, 'no leading zero byte at all');
+    seen.add(Buffer.from(s).toString('hex'));
+  }
+  assert.is(seen.size, 20_000);
+});
 
 test('skiff identity init: a root and an issuer openssl verifies, private files, never overwritten', async () => {
   const dir = join(tmp(), 'trust');
