@@ -63,6 +63,8 @@ export class Inbound extends HttpListener {
   private scopesOf: Snapshot | null = null;
   private unrouted: RequestScope | null = null;
   private appAddr: string;
+  /** Counts connections to the application (undefined: metrics off). */
+  private appTracker: ((s: net.Socket) => void) | undefined;
 
   constructor(private options: InboundOptions) {
     // RFC 8441: WebSockets from other sidecars arrive as extended CONNECT
@@ -140,7 +142,7 @@ export class Inbound extends HttpListener {
     if (getField(fields, ':method') === 'CONNECT' && getField(fields, ':protocol') === undefined) {
       // a TCP tunnel (opaque traffic across the mesh): its bytes go to the application as they are
       exchange.upIsH2 = false;
-      exchange.attach(new TcpStream(this.app.host, this.app.port, this.appTracker ??= this.dstTracker(APP_DST(this.appAddr))));
+      exchange.attach(new TcpStream(this.app.host, this.app.port, this.appTracker));
       return;
     }
     const next = forwardFields(fields, isH2 ? VIA_H2 : VIA_H1, !appIsH1, MESH_HOP);
@@ -190,10 +192,8 @@ export class Inbound extends HttpListener {
   /** Opaque TCP to the application, counted on both sides. */
   private relay(socket: net.Socket, initial: Buffer): void {
     this.trackAccepted(socket, null);
-    tunnelTcp(socket, initial, this.app.host, this.app.port, { track: this.appTracker ??= this.dstTracker(APP_DST(this.appAddr)) });
+    tunnelTcp(socket, initial, this.app.host, this.app.port, { track: this.appTracker });
   }
-  private appTracker: ((s: net.Socket) => void) | undefined;
-
   protected onOpaque(socket: net.Socket, initial: Buffer): void {
     const mtls = this.options.meshTls;
     if (mtls && initial.length > 0 && initial[0] === 0x16) this.onTls(socket, initial, mtls);
