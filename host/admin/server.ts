@@ -121,18 +121,23 @@ export function createAdminServer(state: AdminState): http.Server {
       if (typeof filter === 'string') return text(400, `${filter}\n`);
       const limit = Number(url.searchParams.get('limit') ?? '0');
       if (!Number.isInteger(limit) || limit < 0) return text(400, `limit: expected a count, got '${url.searchParams.get('limit')}'\n`);
+      let sent = 0;
+      let stop: () => void;
+      try {
+        stop = t!.tap.listen({
+          filter,
+          send: (s) => {
+            if (res.writableLength > TAP_HIGH_WATER) return false;
+            res.write(`${JSON.stringify(s)}\n`);
+            if (limit > 0 && ++sent >= limit) { stop(); res.end(); }
+            return true;
+          },
+        });
+      } catch (err) {
+        return text(429, `${(err as Error).message}\n`);
+      }
       res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
       res.flushHeaders();
-      let sent = 0;
-      const stop = t!.tap.listen({
-        filter,
-        send: (s) => {
-          if (res.writableLength > TAP_HIGH_WATER) return false;
-          res.write(`${JSON.stringify(s)}\n`);
-          if (limit > 0 && ++sent >= limit) { stop(); res.end(); }
-          return true;
-        },
-      });
       res.on('close', stop);
       return;
     }

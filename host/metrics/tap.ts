@@ -24,6 +24,9 @@ export interface RequestSummary {
   error?: string;
 }
 
+/** Most listeners at once: each costs every request a filter match and a JSON line. */
+export const MAX_TAPS = 16;
+
 export interface TapFilter {
   direction?: string;
   method?: string;
@@ -84,6 +87,7 @@ export class Tap {
 
   /** Registers a listener; returns what removes it. */
   listen(l: TapListener): () => void {
+    if (this.listeners.size >= MAX_TAPS) throw new Error(`${MAX_TAPS} taps are listening already; try again when one ends`);
     this.listeners.add(l);
     return () => { this.listeners.delete(l); };
   }

@@ -188,6 +188,29 @@ test('/metrics: gzip when the scraper asks for it (as Prometheus does), the same
   assert.is(names(text), names(plain));
 });
 
+test('tap: at most 16 listeners at once; the next is told to come back', async () => {
+  const t = proxy.telemetry.tap;
+  const open = [];
+  try {
+    for (let i = 0; i < 16; i++) {
+      open.push(await new Promise((resolve, reject) => {
+        const req = http.get({ host: '127.0.0.1', port: proxy.admin.port, path: '/tap', agent: false }, (res) => resolve({ req, status: res.statusCode }));
+        req.on('error', reject);
+      }));
+    }
+    assert.ok(open.every((o) => o.status === 200));
+    assert.is(t.listeners.size, 16);
+    const more = await getText(proxy.admin.port, '/tap');
+    assert.is(more.status, 429);
+    assert.match(more.body, /16 taps are listening already/);
+  } finally {
+    for (const o of open) o.req.destroy();
+  }
+  assert.ok(await eventually(() => t.listeners.size === 0), 'closed taps let go');
+  const again = await new Promise((resolve) => http.get({ host: '127.0.0.1', port: proxy.admin.port, path: '/tap?limit=1', agent: false }, (res) => { resolve(res.statusCode); res.destroy(); }));
+  assert.is(again, 200);
+});
+
 test('stats.json: the counters skiff stat and the dashboard read', async () => {
   const s = JSON.parse((await getText(proxy.admin.port, '/stats.json')).body);
   assert.ok(s.time >= s.startedAt);

@@ -92,6 +92,20 @@ test('await --no-shutdown leaves the proxy running; a missing command is 127', a
   }
 });
 
+test('await passes SIGTERM on to the command (a Job being stopped), exits as it did, and stops the proxy', async () => {
+  const proxy = await spawnProxy(['--app', '127.0.0.1:1']);
+  const marker = join(tmp, 'trapped');
+  // the command says when its trap is set, then waits; on TERM it exits 7
+  const job = skiffRun(['await', '--admin', `127.0.0.1:${proxy.admin}`, '--', 'sh', '-c', `trap 'exit 7' TERM; touch ${marker}; while :; do sleep 0.05; done`]);
+  for (let i = 0; i < 200 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 25));
+  assert.ok(existsSync(marker), 'the command started');
+  job.child.kill('SIGTERM');
+  const r = await job.done;
+  assert.is(r.code, 7, r.stderr);
+  const p = await proxy.exited;
+  assert.is(p.code, 0, proxy.log);
+});
+
 test('await: no proxy ready within --timeout: the command never runs, exit 1 with the reason', async () => {
   const admin = await freePort();
   const marker = join(tmp, 'ran');
