@@ -20,7 +20,8 @@ commands:
             --identity-addr HOST:PORT --identity-token FILE --trust-anchors FILE [--trust-domain],
             --log-level error|warn|info|debug (info), --log-format json|plain (json),
             --access-log -|PATH (one JSON line per request; off by default),
-            --admin-remote LIST (shutdown,log-level,tap: also answer off the loopback), --metrics on|off;
+            --admin-remote LIST (shutdown,log-level,tap: also answer off the loopback), --metrics on|off,
+            --metrics-retain-idle 10m (label sets idle this long leave /metrics);
             each flag also as SKIFF_<FLAG>
   await     [--admin HOST:PORT] [--timeout 2m] [--no-shutdown] -- CMD ARGS: wait until the proxy is
             ready, run CMD, then shut the proxy down and exit with CMD's status (Jobs, start order)
@@ -78,6 +79,7 @@ async function main(argv: string[]): Promise<number> {
           'access-log': { type: 'string', default: process.env.SKIFF_ACCESS_LOG },
           'admin-remote': { type: 'string', default: env('ADMIN_REMOTE', '') },
           metrics: { type: 'string', default: env('METRICS', 'on') },
+          'metrics-retain-idle': { type: 'string', default: env('METRICS_RETAIN_IDLE', '10m') },
         },
         strict: true,
       });
@@ -103,7 +105,7 @@ async function main(argv: string[]): Promise<number> {
       (await import('./cli/footprint.js')).holdYoungGeneration();
       const { 'cluster-domain': clusterDomain, 'response-timeout': rt, 'detect-timeout': dt, 'opaque-ports': op,
         'identity-addr': identityAddr, 'identity-token': identityToken, 'trust-anchors': anchors, 'trust-domain': trustDomain,
-        'log-level': _l, 'log-format': _f, 'access-log': _a, 'admin-remote': _r, metrics, ...flags } = values;
+        'log-level': _l, 'log-format': _f, 'access-log': _a, 'admin-remote': _r, metrics, 'metrics-retain-idle': retainIdle, ...flags } = values;
       const idFlags = [identityAddr, identityToken, anchors];
       if (idFlags.some((v) => v !== undefined) && idFlags.some((v) => v === undefined)) {
         throw new Error('--identity-addr, --identity-token and --trust-anchors go together');
@@ -112,17 +114,27 @@ async function main(argv: string[]): Promise<number> {
       const { parsePortList } = await import('./outbound/discovery.js');
       const opaque = parsePortList(op!);
       if (typeof opaque === 'string') throw new Error(`--opaque-ports: ${opaque}`);
-      const proxy = await startProxy({
+      // signals are taken from here on: one that arrives while the proxy starts drains it once started
+      let proxy: Awaited<ReturnType<typeof startProxy>> | null = null;
+      let signalled: string | null = null;
+      const stop = (signal: string): void => {
+        signalled ??= signal;
+        if (proxy === null) return;
+        logger.info('draining', { signal });
+        void proxy.close();
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+      proxy = await startProxy({
         ...flags, clusterDomain, logger, accessLog, adminRemote: adminRemote as ('shutdown' | 'log-level' | 'tap')[], metrics: metrics === 'on',
+        metricsRetainIdleMs: parseDuration(retainIdle!, '--metrics-retain-idle'),
         responseTimeoutMs: rt === undefined ? undefined : parseDuration(rt, '--response-timeout'),
         detectTimeoutMs: parseDuration(dt!, '--detect-timeout'),
         opaquePorts: [...opaque],
         identity: identityAddr === undefined ? undefined : { addr: identityAddr, tokenFile: identityToken!, trustAnchorsFile: anchors!, trustDomain },
       });
       if (identityAddr === undefined) logger.info('identity: none (plaintext; no identity flags given)');
-      const stop = (signal: string): void => { logger.info('draining', { signal }); void proxy.close(); };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
+      if (signalled !== null) stop(signalled);
       await proxy.closed; // a signal, or POST /shutdown on the admin server
       return 0;
     }

@@ -102,8 +102,10 @@ export class Exchange implements StreamHandler {
   /** The label set this request counts under; the first one set wins (retries keep it). */
   setScope(scope: RequestScope): void {
     if (this.scope !== null) return;
+    if (scope.evicted) scope = scope.owner.revive(scope); // a cached set, forgotten while idle
     this.scope = scope;
     scope.requests++;
+    scope.inFlight++;
   }
 
   /** Whether the request is gRPC (its content-type). */

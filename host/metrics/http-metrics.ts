@@ -4,11 +4,9 @@
 // rule, an endpoint): a request costs a map lookup and a few additions, never a label hash. The
 // exposition (exposition.ts) reads them on scrape.
 import { Histogram, LATENCY_BUCKETS_MS } from './histogram.js';
+import { LabelSets, type Retained } from './label-sets.js';
 
 export type Labels = Readonly<Record<string, string>>;
-
-/** At most this many label sets per family: labels come from config and identities, but stay bounded. */
-export const MAX_SCOPES = 5000;
 
 /** Why a request ended without (all of) its response: a small, fixed set of label values. */
 export type RequestError = 'client_reset' | 'upstream_reset' | 'proxy_reset';
@@ -20,17 +18,28 @@ export class ResponseClass {
   constructor(readonly labels: Labels, readonly success: boolean) {}
 }
 
-export class RequestScope {
+export class RequestScope implements Retained<RequestScope> {
   requests = 0;
+  /** Requests counted here whose response has not ended: the set is not forgotten while any is. */
+  inFlight = 0;
+  /** performance.now() of the last response that ended (or of the set's creation). */
+  lastActive = performance.now();
+  evicted = false;
+  replacedBy: RequestScope | null = null;
   private byStatus = new Map<number, ResponseClass>();
   private byError = new Map<string, ResponseClass>();
-  constructor(readonly labels: Labels) {}
+  constructor(readonly labels: Labels, readonly owner: HttpMetrics) {}
+
+  idleFor(now: number): number { return this.inFlight > 0 ? 0 : now - this.lastActive; }
 
   /**
    * One response ended. `status` 0: none was sent; `grpcStatus` -1: not gRPC; `error`: the stream
    * was cut (before or during the response). `latencyMs`: request head to the response's first byte.
+   * `at`: performance.now() at the end.
    */
-  responded(status: number, grpcStatus: number, error: RequestError | null, latencyMs: number): void {
+  responded(status: number, grpcStatus: number, error: RequestError | null, latencyMs: number, at: number): void {
+    this.inFlight--;
+    this.lastActive = at;
     let c: ResponseClass | undefined;
     if (error === null) {
       const key = status * 32 + grpcStatus + 1; // grpc -1..16 → 0..17 (others are folded to 2 = UNKNOWN)
@@ -59,27 +68,23 @@ export class RequestScope {
   }
 }
 
-/** Every label set seen, so scrapes and `skiff stat` can list them. */
+/** Every label set seen (and not forgotten), so scrapes and `skiff stat` can list them. */
 export class HttpMetrics {
-  readonly scopes = new Map<string, RequestScope>();
-  private overflow: RequestScope | null = null;
+  private readonly sets: LabelSets<RequestScope> = new LabelSets(
+    (labels) => new RequestScope(labels, this),
+    // past the bound: one catch-all label set per direction rather than unbounded series
+    (labels) => ({ direction: labels.direction ?? '', authority: '', overflow: 'true' }));
 
   /** The scope of a label set (built once; call sites cache it on their own objects). */
-  scope(labels: Labels): RequestScope {
-    const key = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join('\u0000');
-    let s = this.scopes.get(key);
-    if (s) return s;
-    if (this.scopes.size >= MAX_SCOPES) {
-      // past the bound: one catch-all label set per proxy rather than unbounded series
-      return this.overflow ??= new RequestScope({ direction: labels.direction ?? '', authority: '', overflow: 'true' });
-    }
-    this.scopes.set(key, s = new RequestScope(labels));
-    return s;
-  }
+  scope(labels: Labels): RequestScope { return this.sets.get(labels); }
 
-  all(): RequestScope[] {
-    return this.overflow ? [...this.scopes.values(), this.overflow] : [...this.scopes.values()];
-  }
+  /** The scope to count in for a cached one that was forgotten since. */
+  revive(s: RequestScope): RequestScope { return this.sets.revive(s); }
+
+  /** Forgets label sets idle for longer than `idleMs`; returns how many. */
+  evictIdle(now: number, idleMs: number): number { return this.sets.evictIdle(now, idleMs); }
+
+  all(): RequestScope[] { return this.sets.all(); }
 }
 
 /** The grpc-status a response or its trailers carry: 0–16, 2 (UNKNOWN) for anything else, -1 when absent. */

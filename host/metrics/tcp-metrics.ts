@@ -5,7 +5,8 @@
 // connections are read from their sockets at scrape time, so the data path adds nothing per read.
 import type net from 'node:net';
 import { Histogram, DURATION_BUCKETS_MS } from './histogram.js';
-import { MAX_SCOPES, type Labels } from './http-metrics.js';
+import type { Labels } from './http-metrics.js';
+import { LabelSets, type Retained } from './label-sets.js';
 
 export class TcpClose {
   count = 0;
@@ -13,14 +14,20 @@ export class TcpClose {
   constructor(readonly labels: Labels) {}
 }
 
-export class TcpScope {
+export class TcpScope implements Retained<TcpScope> {
   opened = 0;
+  /** performance.now() of the last close (or of the set's creation). */
+  lastActive = performance.now();
+  evicted = false;
+  replacedBy: TcpScope | null = null;
   /** Bytes of the connections already closed (open ones are read from their sockets). */
   closedRead = 0;
   closedWritten = 0;
   readonly live = new Set<net.Socket>();
   readonly closes = new Map<string, TcpClose>();
   constructor(readonly labels: Labels) {}
+
+  idleFor(now: number): number { return this.live.size > 0 ? 0 : now - this.lastActive; }
 
   get readBytes(): number {
     let n = this.closedRead;
@@ -43,26 +50,23 @@ export class TcpScope {
 }
 
 export class TcpMetrics {
-  readonly scopes = new Map<string, TcpScope>();
-  private overflow: TcpScope | null = null;
+  private readonly sets = new LabelSets<TcpScope>(
+    (labels) => new TcpScope(labels),
+    (labels) => ({ direction: labels.direction ?? '', peer: labels.peer ?? '', overflow: 'true' }));
 
-  scope(labels: Labels): TcpScope {
-    const key = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join('\u0000');
-    let s = this.scopes.get(key);
-    if (s) return s;
-    if (this.scopes.size >= MAX_SCOPES) return this.overflow ??= new TcpScope({ direction: labels.direction ?? '', peer: labels.peer ?? '', overflow: 'true' });
-    this.scopes.set(key, s = new TcpScope(labels));
-    return s;
-  }
+  scope(labels: Labels): TcpScope { return this.sets.get(labels); }
 
-  all(): TcpScope[] {
-    return this.overflow ? [...this.scopes.values(), this.overflow] : [...this.scopes.values()];
-  }
+  /** Forgets label sets with no open connection and none closed for longer than `idleMs`. */
+  evictIdle(now: number, idleMs: number): number { return this.sets.evictIdle(now, idleMs); }
+
+  all(): TcpScope[] { return this.sets.all(); }
 
   /** Counts `socket` under `scope` until it closes (with the error code that closed it, if any). */
   track(socket: net.Socket, scope: TcpScope): void {
+    if (scope.evicted) scope = this.sets.revive(scope);
     if (socket.destroyed) {
       scope.opened++;
+      scope.lastActive = performance.now();
       scope.closed('', 0);
       return;
     }
@@ -75,7 +79,9 @@ export class TcpMetrics {
       scope.live.delete(socket);
       scope.closedRead += socket.bytesRead;
       scope.closedWritten += socket.bytesWritten;
-      scope.closed(errno, performance.now() - start);
+      const end = performance.now();
+      scope.lastActive = end;
+      scope.closed(errno, end - start);
     });
   }
 }

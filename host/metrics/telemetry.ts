@@ -11,7 +11,11 @@ export interface TelemetryOptions {
   metrics?: boolean;
   /** Where access log lines go (one JSON object per request); none by default. */
   accessLog?: (summary: RequestSummary) => void;
+  /** Label sets idle this long leave the exposition (default 10 minutes, as Linkerd's proxy). */
+  retainIdleMs?: number;
 }
+
+export const DEFAULT_RETAIN_IDLE_MS = 10 * 60_000;
 
 export class Telemetry {
   readonly http = new HttpMetrics();
@@ -21,12 +25,30 @@ export class Telemetry {
   readonly accessLog: ((s: RequestSummary) => void) | null;
   /** Mesh TLS connections refused for proving another identity than discovery expects, by expected/actual. */
   readonly identityMismatches = new Map<string, { labels: Labels; count: number }>();
-  /** Gauges and infos the proxy adds (e.g. its build); read at scrape time. */
+  /** When the proxy started (ms since the epoch). */
   readonly startedAt = Date.now();
+  readonly retainIdleMs: number;
+  private sweeper: NodeJS.Timeout | null = null;
 
   constructor(options: TelemetryOptions = {}) {
     this.metricsEnabled = options.metrics ?? true;
     this.accessLog = options.accessLog ?? null;
+    this.retainIdleMs = options.retainIdleMs ?? DEFAULT_RETAIN_IDLE_MS;
+    if (this.metricsEnabled) {
+      this.sweeper = setInterval(() => this.evictIdle(), Math.max(10, Math.min(this.retainIdleMs / 2, 60_000)));
+      this.sweeper.unref();
+    }
+  }
+
+  /** Forgets the label sets idle for longer than retainIdleMs (run on a timer). */
+  evictIdle(now = performance.now()): void {
+    this.http.evictIdle(now, this.retainIdleMs);
+    this.tcp.evictIdle(now, this.retainIdleMs);
+  }
+
+  close(): void {
+    if (this.sweeper !== null) clearInterval(this.sweeper);
+    this.sweeper = null;
   }
 
   /** What a listener hands its exchanges; `fallback` labels a request that ended before it was routed. */
@@ -53,7 +75,7 @@ class DirectionRecorder implements ExchangeRecorder {
     const latency = x.firstByteAt - x.startedAt;
     if (t.metricsEnabled) {
       if (x.scope === null) x.setScope(this.fallback(x));
-      x.scope!.responded(x.status, x.grpcStatus, x.error, latency);
+      x.scope!.responded(x.status, x.grpcStatus, x.error, latency, x.endedAt);
     }
     if (t.tap.active || t.accessLog !== null) {
       const s = summarize(this.direction, x, latency);

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import http from 'node:http';
 import http2 from 'node:http2';
 import { createHash } from 'node:crypto';
-import { spawnProxy } from '../helpers/proxy-process.mjs';
+import { spawnProxy, runSkiff } from '../helpers/proxy-process.mjs';
 import { ConfigDir, serviceYaml, sliceYaml, eventually } from '../helpers/mesh.mjs';
 import { patternChunk } from '../helpers/h2-app.mjs';
 
@@ -54,6 +54,21 @@ test('SIGTERM under load: every accepted request completes, refused ones are mar
   assert.ok(results.ok >= 40, `only ${results.ok} completed`);
   client.close();
   app.close();
+});
+
+test('SIGTERM while the proxy is still starting: it starts, drains and exits 0 (never killed half-way)', async () => {
+  const config = new ConfigDir();
+  config.write('web.yaml', `${serviceYaml('web', 80)}---\n${sliceYaml('web', [{ port: 1 }], { meshed: false })}`);
+  const run = runSkiff(['proxy', '--config', config.dir, '--inbound', '127.0.0.1:0', '--outbound', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--app', '127.0.0.1:1']);
+  let out = '';
+  // the first log line (the config, read inside start-up): signal then
+  await new Promise((resolve) => run.child.stdout.on('data', (c) => { out += c; if (out.includes('\n')) resolve(); }));
+  run.child.kill('SIGTERM');
+  const r = await run.done;
+  config.remove();
+  assert.is(r.signal, null, `killed by ${r.signal}`);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(out + r.stdout, /"msg":"draining","signal":"SIGTERM"/);
 });
 
 test('admin: /live and /ready answer; POST /shutdown drains and the process exits 0', async () => {

@@ -192,6 +192,48 @@ test('label values stay bounded: client-chosen authorities and paths add no seri
   assert.not.match(w, /\/ok\/\d/);
 });
 
+test('label sets idle past --metrics-retain-idle leave /metrics, never while in flight, and come back counting on', async () => {
+  let release;
+  const held = new Promise((r) => { release = r; });
+  const slowApp = http.createServer((req, res) => {
+    if (req.url === '/held') { held.then(() => res.end('late')); return; }
+    res.end('ok');
+  });
+  await new Promise((r) => slowApp.listen(0, '127.0.0.1', r));
+  const dir = new ConfigDir();
+  const port = slowApp.address().port;
+  dir.write('a.yaml', `${serviceYaml('quick', 80)}---\n${sliceYaml('quick', [{ port }], { meshed: false })}---\n${serviceYaml('held', 80)}---\n${sliceYaml('held', [{ port }], { meshed: false })}`);
+  const p = await startProxy({ config: dir.dir, inbound: '127.0.0.1:0', outbound: '127.0.0.1:0', admin: '127.0.0.1:0', app: '127.0.0.1:1', metricsRetainIdleMs: 300 });
+  const QUICK = { direction: 'outbound', authority: 'quick.default.svc.cluster.local:80' };
+  const HELD = { direction: 'outbound', authority: 'held.default.svc.cluster.local:80' };
+  try {
+    for (let i = 0; i < 3; i++) assert.is(await statusOf(p.outbound.port, 'quick.default', '/'), 200);
+    const slow = statusOf(p.outbound.port, 'held.default', '/held');
+    let m = await eventually(async () => { const x = await scrape(p); return sum(x.samples, 'request_total', HELD) === 1 ? x : null; });
+    assert.is(sum(m.samples, 'request_total', QUICK), 3);
+    // well past the idle limit: the quick set is gone, the held one (a request in flight) is not
+    m = await eventually(async () => { const x = await scrape(p); return select(x.samples, 'request_total', QUICK).length === 0 ? x : null; });
+    assert.ok(m, 'the idle label set left /metrics');
+    assert.is(select(m.samples, 'response_total', QUICK).length, 0);
+    assert.is(sum(m.samples, 'request_total', HELD), 1, 'in flight: kept');
+    assert.is(sum(m.samples, 'tcp_open_connections', { direction: 'outbound', peer: 'src' }), 1, 'an open connection keeps its set');
+    // used again: back, its counts carried on
+    assert.is(await statusOf(p.outbound.port, 'quick.default', '/'), 200);
+    m = await scrape(p);
+    assert.is(sum(m.samples, 'request_total', QUICK), 4);
+    assert.is(sum(m.samples, 'response_total', { ...QUICK, status_code: '200' }), 4);
+    release();
+    assert.is(await slow, 200);
+    m = await scrape(p);
+    assert.is(sum(m.samples, 'response_total', { ...HELD, status_code: '200' }), 1);
+  } finally {
+    release();
+    await p.close();
+    slowApp.close();
+    dir.remove();
+  }
+});
+
 test('a proxy without metrics records nothing and says so', async () => {
   const p = await startProxy({ inbound: '127.0.0.1:0', outbound: '127.0.0.1:0', admin: '127.0.0.1:0', app: '127.0.0.1:1', metrics: false });
   try {
