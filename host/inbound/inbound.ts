@@ -16,7 +16,7 @@ import type { FieldList } from '../core/fields.js';
 import { forwardFields, getField, VIA_H1, VIA_H2, ORIG_PROTO, ROUTED, MESH_HOP, CLIENT_ID } from '../http/headers.js';
 import { ProxyErrorKind } from '../http/proxy-error.js';
 import type { Snapshot } from '../config/snapshot.js';
-import type { Resolver } from '../outbound/discovery.js';
+import type { Resolver, Destination } from '../outbound/discovery.js';
 import { Router } from '../route/router.js';
 import { routesFor } from '../route/attach.js';
 import { applyFilters } from '../route/filters.js';
@@ -31,10 +31,15 @@ import type { HostPort } from '../config/address.js';
 import type { RuleRef } from '../route/precedence.js';
 import type { RequestScope, Labels } from '../metrics/http-metrics.js';
 
-/** Metrics label sets of requests for one authority: by producer route rule and by client identity. */
-interface AuthorityScopes {
+/**
+ * What the inbound knows of one :authority under the current config, worked out once: the Service
+ * port it names (null: none; then no producer routes apply and the metrics name no authority), and
+ * the metrics label sets of its requests by producer route rule and client identity.
+ */
+interface AuthorityInfo {
+  dest: Destination | null;
   labels: Labels;
-  byRef: Map<RuleRef | null, Map<string, RequestScope>>;
+  scopes: Map<RuleRef | null, Map<string, RequestScope>>;
 }
 
 export interface InboundOptions extends ListenerOptions {
@@ -59,8 +64,8 @@ export class Inbound extends HttpListener {
   private opaque: boolean;
   private routers = new Map<string, Router | null>();
   private routersOf: Snapshot | null = null;
-  private scopes = new Map<string, AuthorityScopes>();
-  private scopesOf: Snapshot | null = null;
+  private authorities = new Map<string, AuthorityInfo>();
+  private authoritiesOf: Snapshot | null = null;
   private unrouted: RequestScope | null = null;
   private appAddr: string;
   /** Counts connections to the application (undefined: metrics off). */
@@ -90,25 +95,29 @@ export class Inbound extends HttpListener {
     return this.unrouted ??= this.telemetry!.http.scope({ direction: 'inbound', authority: '', target_addr: this.appAddr });
   }
 
+  /** The inbound's knowledge of `authority` (cached per config snapshot; bounded). */
+  private authorityInfo(authority: string): AuthorityInfo {
+    const snapshot = this.options.snapshot?.() ?? null;
+    if (snapshot !== this.authoritiesOf) { this.authorities.clear(); this.authoritiesOf = snapshot; }
+    let a = this.authorities.get(authority);
+    if (a) return a;
+    const d = snapshot && this.options.resolver ? this.options.resolver.resolve(snapshot, authority) : null;
+    const dest = d && typeof d === 'object' ? d : null;
+    const canonical = dest ? `${dest.service.name}.${dest.service.namespace}.svc.${this.options.resolver!.clusterDomain}:${dest.port.port}` : '';
+    if (this.authorities.size >= 1000) this.authorities.clear(); // authorities are the client's to choose: bound the cache
+    this.authorities.set(authority, a = { dest, labels: { direction: 'inbound', authority: canonical, target_addr: this.appAddr }, scopes: new Map() });
+    return a;
+  }
+
   /**
    * Sets the label set of a request (once): the Service its authority names (no label for names
    * that are not a Service's: they are the client's to choose), the producer route rule it
    * matched, and the client's proven identity.
    */
-  private setScope(exchange: Exchange, fields: FieldList, ref: RuleRef | null, peer: string | null): void {
+  private setScope(exchange: Exchange, a: AuthorityInfo, ref: RuleRef | null, peer: string | null): void {
     if (exchange.recorder === null || exchange.scope !== null || !this.telemetry!.metricsEnabled) return;
-    const authority = getField(fields, ':authority') ?? '';
-    const snapshot = this.options.snapshot?.();
-    if (snapshot !== this.scopesOf) { this.scopes.clear(); this.scopesOf = snapshot ?? null; }
-    let a = this.scopes.get(authority);
-    if (!a) {
-      const d = snapshot && this.options.resolver ? this.options.resolver.resolve(snapshot, authority) : null;
-      const canonical = d && typeof d === 'object' ? `${d.service.name}.${d.service.namespace}.svc.${this.options.resolver!.clusterDomain}:${d.port.port}` : '';
-      if (this.scopes.size >= 1000) this.scopes.clear(); // authorities are the client's to choose: bound the cache
-      this.scopes.set(authority, a = { labels: { direction: 'inbound', authority: canonical, target_addr: this.appAddr }, byRef: new Map() });
-    }
-    let byPeer = a.byRef.get(ref);
-    if (!byPeer) a.byRef.set(ref, byPeer = new Map());
+    let byPeer = a.scopes.get(ref);
+    if (!byPeer) a.scopes.set(ref, byPeer = new Map());
     const key = peer ?? '';
     let s = byPeer.get(key);
     if (!s) {
@@ -124,12 +133,13 @@ export class Inbound extends HttpListener {
     // the skiff-routed mark counts only from a peer sidecar: proven by mTLS when mesh TLS is on
     const peer = isH2 ? (down as H2Stream).session.peerIdentity : null;
     const trustMark = this.options.meshTls === undefined || peer !== null;
+    const authority = this.authorityInfo(getField(fields, ':authority') ?? '');
     if ((!trustMark || getField(fields, ROUTED) === undefined) && this.options.snapshot) {
-      const routed = this.producerRoutes(exchange, fields, peer);
+      const routed = this.producerRoutes(exchange, fields, peer, authority);
       if (routed === null) return;
       fields = routed;
     }
-    this.setScope(exchange, fields, null, peer);
+    this.setScope(exchange, authority, null, peer);
     const appIsH1 = !isH2 || getField(fields, ORIG_PROTO) !== undefined;
     exchange.responseVia = appIsH1 ? VIA_H1 : VIA_H2;
     exchange.upgrade = (down as { upgrade?: string | null }).upgrade ?? null;
@@ -152,11 +162,10 @@ export class Inbound extends HttpListener {
   }
 
   /** The request after its Service's producer routes (null: answered here, e.g. a redirect or 404). */
-  private producerRoutes(exchange: Exchange, fields: FieldList, peer: string | null): FieldList | null {
-    const authority = getField(fields, ':authority');
+  private producerRoutes(exchange: Exchange, fields: FieldList, peer: string | null, a: AuthorityInfo): FieldList | null {
+    const d = a.dest;
+    if (d === null) return fields; // not addressed to a Service by name: nothing to apply
     const snapshot = this.options.snapshot!();
-    const d = authority === undefined ? null : this.options.resolver?.resolve(snapshot, authority);
-    if (!d || typeof d === 'string') return fields; // not addressed to a Service by name: nothing to apply
     if (snapshot !== this.routersOf) {
       for (const r of this.routers.values()) r?.free();
       this.routers.clear();
@@ -172,7 +181,7 @@ export class Inbound extends HttpListener {
     }
     if (router === null) return fields;
     const ref = router.select(fields);
-    this.setScope(exchange, fields, ref, peer);
+    this.setScope(exchange, a, ref, peer);
     if (ref === null) {
       exchange.fail(ProxyErrorKind.NOT_FOUND, `no rule of the routes of Service ${d.label} matches the request`);
       return null;
