@@ -9,7 +9,7 @@ import { readFileSync, mkdtempSync, writeFileSync, rmSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { backendYaml, peakRss, ticks } from './procs.mjs';
+import { backendYaml, median, peakRss, ticks } from './procs.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const shared = join(here, '../../shared/bench');
@@ -20,7 +20,6 @@ const REPS = Number(process.env.BENCH_REPS ?? 3);
 const CONNS = 4, STREAMS = 16, PATHNAME = process.env.BENCH_PATH ?? '/small';
 
 const has = (c) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0;
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; };
 
 function runHarness() {
   const out = execFileSync('bash', [join(shared, 'run-peers.sh')], {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import http from 'node:http';
-import { backendYaml, peakRss, ticks } from './procs.mjs';
+import { backendYaml, median, peakRss, ticks } from './procs.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const skiff = join(here, '../bin/skiff');
@@ -17,7 +17,6 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 8);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const CONNS = 4, STREAMS = 16, PATHNAME = process.env.BENCH_PATH ?? '/small';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; };
 
 function scrape(port) {
   return new Promise((resolve) => {

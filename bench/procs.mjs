@@ -1,5 +1,5 @@
-// What the end-to-end benches share: a meshed backend Service as config YAML, and the CPU time and
-// peak memory of a process read from /proc.
+// What the end-to-end benches share: a meshed backend Service as config YAML, the CPU time and
+// peak memory of a process read from /proc, and the median of repeated runs.
 import { readFileSync } from 'node:fs';
 
 /** Service "backend" with one meshed endpoint at 127.0.0.1:port (and the identity it must prove). */
@@ -35,3 +35,6 @@ export function ticks(pid) {
 export function peakRss(pid) {
   try { return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024; } catch { return NaN; }
 }
+
+/** The median of repeated measurements (the upper middle one for an even count). */
+export const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; };
