@@ -52,6 +52,9 @@ export function gatewayDuration(s: string): number | undefined {
   return ms;
 }
 
+/** The CRD's SectionName: a DNS subdomain (RFC 1123), at most 253 characters. */
+const SECTION_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
 /** A path of a PathPrefix/Exact match or a path modifier: the CRD's rules. null when valid. */
 function pathProblem(v: string): string | null {
   if (!v.startsWith('/')) return 'must be an absolute path (start with /)';
@@ -101,8 +104,12 @@ class RouteParser {
       if (!DNS_LABEL.test(namespace)) this.c.fail(`${f}.namespace`, `'${namespace}' is not a valid namespace name`);
       let port: number | undefined;
       if (p.port !== undefined) port = this.c.port(p.port, `${f}.port`);
-      if (p.sectionName !== undefined) this.c.string(p.sectionName, `${f}.sectionName`);
-      if (name !== undefined) out.push({ group: group === 'core' ? '' : group, kind, namespace, name, port });
+      let sectionName: string | undefined;
+      if (p.sectionName !== undefined) {
+        sectionName = this.c.string(p.sectionName, `${f}.sectionName`);
+        if (sectionName !== undefined && !SECTION_NAME.test(sectionName)) this.c.fail(`${f}.sectionName`, `'${sectionName}' is not a valid section name (a DNS subdomain of at most 253 characters)`);
+      }
+      if (name !== undefined) out.push({ group: group === 'core' ? '' : group, kind, namespace, name, port, ...(sectionName !== undefined ? { sectionName } : {}) });
     });
     return out;
   }
@@ -214,7 +221,9 @@ class RouteParser {
     if (v[other] !== undefined) this.c.fail(`${f}.${other}`, `must not be set when type is ${type}`);
     const value = this.c.string(v[field], `${f}.${field}`);
     if (value === undefined) return undefined;
-    const problem = pathProblem(value);
+    // the CRD: "must be an absolute path and start with '/' when not empty" — an empty
+    // replacePrefixMatch removes the prefix (/foo/bar with prefix /foo becomes /bar)
+    const problem = value === '' ? null : pathProblem(value);
     if (problem) this.c.fail(`${f}.${field}`, `'${value}' ${problem}`);
     return { type, value };
   }

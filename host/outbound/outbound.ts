@@ -272,11 +272,13 @@ export class Outbound extends HttpListener implements ExchangeObserver {
     const out = fields.slice();
     const mirror = (f: { backend: BackendRef }): void => this.mirror(exchange, target, f.backend, out, dest.port.port);
     if (!applyFilters(exchange, rule.filters, fields, out, ref.prefix, dest.port.port, mirror)) return null;
+    // an unusable backend: HTTPRoute says 500; GRPCRoute says UNAVAILABLE (gRPC status 14)
+    const invalid = ref.route.kind === 'GRPCRoute' ? ProxyErrorKind.UNAVAILABLE : ProxyErrorKind.INTERNAL;
     const refs = rule.backendRefs;
     let total = 0;
     for (const b of refs) total += b.weight;
     if (total === 0) {
-      exchange.fail(ProxyErrorKind.INTERNAL, refs.length ? `${what}: every backendRef has weight 0` : `${what} has no backendRefs`);
+      exchange.fail(invalid, refs.length ? `${what}: every backendRef has weight 0` : `${what} has no backendRefs`);
       return null;
     }
     let pick = Math.random() * total;
@@ -287,12 +289,12 @@ export class Outbound extends HttpListener implements ExchangeObserver {
       pick -= b.weight;
     }
     if (chosen.group !== '' || chosen.kind !== 'Service') {
-      exchange.fail(ProxyErrorKind.INTERNAL, `${what}: backendRef ${chosen.kind} ${chosen.namespace}/${chosen.name} is not a Service`);
+      exchange.fail(invalid, `${what}: backendRef ${chosen.kind} ${chosen.namespace}/${chosen.name} is not a Service`);
       return null;
     }
     const d = this.options.resolver.resolve(target.snapshot, `${chosen.name}.${chosen.namespace}:${chosen.port ?? dest.port.port}`);
     if (typeof d === 'string') {
-      exchange.fail(ProxyErrorKind.INTERNAL, `${what}: backendRef does not resolve: ${d}`);
+      exchange.fail(invalid, `${what}: backendRef does not resolve: ${d}`);
       return null;
     }
     if (!applyFilters(exchange, chosen.filters, fields, out, ref.prefix, dest.port.port, mirror)) return null;
@@ -380,8 +382,8 @@ export class Outbound extends HttpListener implements ExchangeObserver {
       p = h2 ? new H2Pool(a.host, a.port, {
         session: this.options.session,
         connect: mtls && a.meshed ? (host, port) => mtls.connect(host, port, expected) : undefined,
-        track,
-      }) : new H1Pool(a.host, a.port, { track });
+        ...this.poolOptions(ep.key, true, track),
+      }) : new H1Pool(a.host, a.port, this.poolOptions(ep.key, false, track));
       this.pools.set(key, p);
     }
     return p;

@@ -39,7 +39,7 @@ export function rewritePath(pathAndQuery: string, mod: PathModifier, prefix: str
   const q = pathAndQuery.indexOf('?');
   const path = q < 0 ? pathAndQuery : pathAndQuery.slice(0, q);
   const query = q < 0 ? '' : pathAndQuery.slice(q);
-  if (mod.type === 'ReplaceFullPath') return mod.value + query;
+  if (mod.type === 'ReplaceFullPath') return (mod.value === '' ? '/' : mod.value) + query;
   // the spec's table: the matched prefix (trailing slash ignored) is replaced; never an empty path
   const p = trimPrefix(prefix ?? '/');
   const rest = p === '/' ? path : path.slice(p.length);

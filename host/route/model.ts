@@ -85,6 +85,8 @@ export interface ParentRef {
   namespace: string;
   name: string;
   port?: number;
+  /** For a Service parent: the name of the Service port the route attaches to (Gateway API core). */
+  sectionName?: string;
 }
 
 export interface Route {

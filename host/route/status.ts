@@ -23,7 +23,13 @@ export interface RouteStatus {
 }
 
 function sameParentPort(a: ParentRef, b: ParentRef): boolean {
-  return a.port === undefined || b.port === undefined || a.port === b.port;
+  return (a.port === undefined || b.port === undefined || a.port === b.port) &&
+    (a.sectionName === undefined || b.sectionName === undefined || a.sectionName === b.sectionName);
+}
+
+/** How a parentRef names its Service port, for messages: ":80", " port named admin", or "". */
+function portText(p: ParentRef): string {
+  return `${p.port !== undefined ? `:${p.port}` : ''}${p.sectionName !== undefined ? ` port named ${p.sectionName}` : ''}`;
 }
 
 function backendProblem(snapshot: Snapshot, b: BackendRef): Condition | null {
@@ -45,11 +51,13 @@ export function routeStatuses(snapshot: Snapshot): RouteStatus[] {
     const parents: ParentStatus[] = [];
     for (const p of route.parentRefs) {
       if (p.group !== '' || p.kind !== 'Service') continue; // a Gateway's, not the mesh's
-      let accepted: Condition = { type: 'Accepted', status: 'True', reason: 'Accepted', message: `attached to Service ${p.namespace}/${p.name}${p.port ? `:${p.port}` : ''}` };
+      let accepted: Condition = { type: 'Accepted', status: 'True', reason: 'Accepted', message: `attached to Service ${p.namespace}/${p.name}${portText(p)}` };
       const svc = snapshot.service(p.namespace, p.name);
       if (!svc) accepted = { type: 'Accepted', status: 'False', reason: 'NoMatchingParent', message: `Service ${p.namespace}/${p.name} does not exist` };
       else if (p.port !== undefined && !svc.ports.some((sp) => sp.port === p.port)) {
         accepted = { type: 'Accepted', status: 'False', reason: 'NoMatchingParent', message: `Service ${p.namespace}/${p.name} has no port ${p.port}` };
+      } else if (p.sectionName !== undefined && !svc.ports.some((sp) => sp.name === p.sectionName && (p.port === undefined || sp.port === p.port))) {
+        accepted = { type: 'Accepted', status: 'False', reason: 'NoMatchingParent', message: `Service ${p.namespace}/${p.name} has no port named ${p.sectionName}${p.port !== undefined ? ` with number ${p.port}` : ''}` };
       } else if (route.kind === 'HTTPRoute') {
         // GEP-1426: a GRPCRoute on the same parent wins; the HTTPRoute is not accepted there
         const grpc = snapshot.routesOf(p.namespace, p.name).find((r) => r.kind === 'GRPCRoute' && r.namespace === route.namespace &&
@@ -78,7 +86,7 @@ export function describeStatus(s: RouteStatus): { line: string; ok: boolean }[] 
   if (s.parents.length === 0) return [{ line: `${r.kind} ${r.namespace}/${r.name}: no Service parentRef (not a mesh route; ignored)`, ok: true }];
   return s.parents.map((p) => {
     const bad = p.conditions.filter((c) => c.status === 'False');
-    const target = `Service ${p.parentRef.namespace}/${p.parentRef.name}${p.parentRef.port ? `:${p.parentRef.port}` : ''}`;
+    const target = `Service ${p.parentRef.namespace}/${p.parentRef.name}${portText(p.parentRef)}`;
     const state = bad.length === 0 ? p.conditions.map((c) => c.type).join(', ') : bad.map((c) => `${c.type}=False (${c.reason}: ${c.message})`).join('; ');
     return { line: `${r.kind} ${r.namespace}/${r.name} → ${target}: ${state}`, ok: bad.length === 0 };
   });
