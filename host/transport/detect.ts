@@ -1,5 +1,6 @@
 // Protocol detection on an accepted connection (before any bytes are consumed): the HTTP/2
-// prior-knowledge preface, an HTTP/1.x request line, a TLS ClientHello, or else opaque TCP.
+// prior-knowledge preface, an HTTP/1.x request line, a TLS ClientHello, or else opaque TCP — bytes
+// that are not HTTP are the application's business, relayed to it untouched.
 // Detection waits for enough bytes to decide, up to a timeout: a client that says nothing first
 // (a server-speaks-first protocol such as MySQL or SMTP) is treated as opaque when it expires.
 import type { Socket } from 'node:net';
@@ -8,8 +9,16 @@ export type DetectedProtocol = 'h2' | 'http1' | 'tls' | 'opaque';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 const MAX_METHOD = 20;
+/** The longest request line waited for (the HTTP/1.1 parser's head limit): past it, the parser answers 414. */
+export const MAX_REQUEST_LINE = 64 * 1024;
+const HTTP1_VERSION = Buffer.from(' HTTP/1.');
 
-/** Classifies the first bytes: a protocol, or undefined when more bytes are needed. */
+/**
+ * Classifies the first bytes: a protocol, or undefined when more bytes are needed. HTTP/1 is a
+ * first line `METHOD SP … SP HTTP/1.x` (what is between is the HTTP/1.1 parser's to judge, so a
+ * malformed or ambiguous request is refused by Skiff); anything else — including a broken HTTP/2
+ * preface — is not HTTP and goes to the application as it is, as Linkerd's detection does.
+ */
 export function classify(b: Buffer): DetectedProtocol | undefined {
   if (b.length === 0) return undefined;
   // TLS record: handshake (22), version 3.x
@@ -20,15 +29,26 @@ export function classify(b: Buffer): DetectedProtocol | undefined {
     // "PRI" could still be an HTTP/1 method; only the full preface decides
     return undefined;
   }
-  // HTTP/1.x: a method token (uppercase letters) then a space
-  for (let i = 0; i < b.length && i <= MAX_METHOD; i++) {
+  // the method: a token of uppercase letters (M-SEARCH, VERSION_CONTROL), then a space
+  let i = 0;
+  for (; i < b.length; i++) {
     const c = b[i];
-    if (c === 0x20) return i > 0 ? 'http1' : 'opaque';
+    if (c === 0x20) break;
+    if (i >= MAX_METHOD) return 'opaque';
     if (c >= 0x41 && c <= 0x5a) continue;
-    if ((c === 0x2d || c === 0x5f) && i > 0) continue; // M-SEARCH, VERSION_CONTROL
+    if ((c === 0x2d || c === 0x5f) && i > 0) continue;
     return 'opaque';
   }
-  return b.length > MAX_METHOD ? 'opaque' : undefined;
+  if (i === b.length) return undefined;
+  if (i === 0) return 'opaque';
+  // the rest of the first line must end in " HTTP/1.<digit>" (CR LF, or a bare LF the parser judges)
+  const lf = b.indexOf(0x0a, i);
+  if (lf < 0) return b.length >= MAX_REQUEST_LINE ? 'http1' : undefined;
+  const end = lf > 0 && b[lf - 1] === 0x0d ? lf - 1 : lf;
+  const v = end - HTTP1_VERSION.length - 1;
+  if (v < i) return 'opaque';
+  const d = b[end - 1];
+  return b.subarray(v, end - 1).equals(HTTP1_VERSION) && d >= 0x30 && d <= 0x39 ? 'http1' : 'opaque';
 }
 
 /**
@@ -51,7 +71,6 @@ export function detectProtocol(socket: Socket, timeoutMs: number, done: (p: Dete
     buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
     const p = classify(buf);
     if (p) finish(p);
-    else if (buf.length >= 4096) finish('opaque');
   };
   const onEnd = (): void => finish('opaque');
   const timer = setTimeout(() => finish('opaque'), timeoutMs);
