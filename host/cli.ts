@@ -7,44 +7,75 @@ import { packageFile } from './dist-files.js';
 
 const pkg = JSON.parse(readFileSync(packageFile('package.json'), 'utf8')) as { version: string };
 
+/** Each command's usage: what `skiff COMMAND --help` prints (and `skiff help` lists). */
+const COMMANDS: Record<string, string> = {
+  proxy: `usage: skiff proxy [flags]   run a sidecar (each flag also as the environment variable SKIFF_<FLAG>)
+  --config DIR                 Kubernetes YAML (Services, EndpointSlices, routes), watched
+  --outbound HOST:PORT         the application's outbound calls arrive here (127.0.0.1:4140)
+  --inbound HOST:PORT          traffic for the application arrives here (0.0.0.0:4143)
+  --app HOST:PORT              the application (127.0.0.1:8080)
+  --admin HOST:PORT            admin server: probes, /metrics, /dashboard, /tap, /config (127.0.0.1:4191)
+  --workload NAMESPACE/NAME    who this proxy speaks for (default/default)
+  --cluster-domain DOMAIN      (cluster.local)
+  --response-timeout DURATION  504 when an upstream sends no response head in time (none)
+  --detect-timeout DURATION    how long protocol detection waits for a client's first bytes (10s)
+  --opaque-ports LIST          application ports relayed as TCP without detection, e.g. 3306,5432
+  --identity-addr HOST:PORT --identity-token FILE --trust-anchors FILE [--trust-domain D]
+                               workload identity from skiff control: mTLS between sidecars
+  --http1-max-connections N    HTTP/1.1 connections per upstream endpoint (256); more requests wait
+  --http2-max-connections N    HTTP/2 connections per upstream endpoint (4), streams as the peer allows
+  --max-pending-requests N     requests waiting per endpoint at those limits (100000); beyond: 503
+  --underscore-headers allow|drop|reject
+                               client header names containing '_' (allow); mesh headers are always
+                               removed in every spelling
+  --log-level error|warn|info|debug (info)   --log-format json|plain (json)
+  --access-log -|PATH          one JSON line per request (off)
+  --admin-remote LIST          admin actions also answered off the loopback: shutdown,log-level,tap,config
+  --metrics on|off (on)        --metrics-retain-idle DURATION (10m): idle label sets leave /metrics`,
+  await: `usage: skiff await [--admin HOST:PORT] [--timeout 2m] [--no-shutdown] -- CMD ARGS
+  wait until the proxy is ready, run CMD, then shut the proxy down and exit with CMD's status (Jobs, start order)`,
+  tap: `usage: skiff tap [--admin HOST:PORT] [--direction inbound|outbound] [--method M] [--authority A] [--path PREFIX]
+                 [--status 503|5xx] [--identity ID] [--limit N] [--json]
+  live request summaries from a proxy's admin server`,
+  stat: `usage: skiff stat [ADMIN_ADDR…] [--by route|peer|authority] [--watch [--interval 2s] [--count N]]
+  golden metrics (success rate, RPS, latency p50/p95/p99) from one or more proxies' admin endpoints`,
+  check: `usage: skiff check DIR
+  validate a config directory (every problem listed, route status included; exit 1 on any)`,
+  identity: `usage: skiff identity init DIR [--trust-domain cluster.local] [--root-days 3650] [--issuer-days 365]
+         skiff identity token [DIR] NAMESPACE/SERVICEACCOUNT
+  init: create the trust anchor, the issuer and the token secret (files 0600; never overwritten)
+  token: print the token a proxy of that account presents (DIR defaults to $SKIFF_IDENTITY_DIR)`,
+  control: `usage: skiff control (--identity DIR | --config DIR) [--listen 0.0.0.0:8080] [--trust-domain D] [--certificate-lifetime 24h]
+  the control plane's identity service (--config DIR uses DIR/identity)`,
+  demo: `usage: skiff demo [--listen 127.0.0.1:4140] [--once]
+  serve HTTP/2 from the wasm core and check it with the core's own client; stays up for curl/nghttp
+  until Ctrl-C (--once: exit)`,
+  version: `usage: skiff version
+  print the version`,
+};
+
 const usage = `skiff ${pkg.version} — a service-mesh sidecar proxy with a WebAssembly HTTP/2 core
 
-usage: skiff <command> [flags]
+usage: skiff <command> [flags]      skiff <command> --help: that command's flags
 
 commands:
-  proxy     run a sidecar: --config DIR (Kubernetes YAML, watched), --outbound HOST:PORT (127.0.0.1:4140),
-            --inbound HOST:PORT (0.0.0.0:4143), --app HOST:PORT (127.0.0.1:8080),
-            --admin HOST:PORT (127.0.0.1:4191), --workload NAMESPACE/NAME, --cluster-domain (cluster.local),
-            --response-timeout DURATION (none), --detect-timeout DURATION (10s),
-            --opaque-ports LIST (application ports relayed as TCP without detection, e.g. 3306,5432),
-            --identity-addr HOST:PORT --identity-token FILE --trust-anchors FILE [--trust-domain],
-            --log-level error|warn|info|debug (info), --log-format json|plain (json),
-            --access-log -|PATH (one JSON line per request; off by default),
-            --admin-remote LIST (shutdown,log-level,tap: also answer off the loopback), --metrics on|off,
-            --metrics-retain-idle 10m (label sets idle this long leave /metrics);
-            each flag also as SKIFF_<FLAG>
-  await     [--admin HOST:PORT] [--timeout 2m] [--no-shutdown] -- CMD ARGS: wait until the proxy is
-            ready, run CMD, then shut the proxy down and exit with CMD's status (Jobs, start order)
-  tap       [--admin HOST:PORT] [--direction inbound|outbound] [--method M] [--authority A] [--path PREFIX]
-            [--status 503|5xx] [--identity ID] [--limit N] [--json]: live request summaries
-  stat      [ADMIN_ADDR…] [--by route|peer|authority] [--watch [--interval 2s] [--count N]]: golden metrics
-            (success rate, RPS, latency p50/p95/p99) from one or more proxies' admin endpoints
-  check     validate a config directory: skiff check DIR (route status included)
-  identity  init DIR [--trust-domain cluster.local] [--root-days 3650] [--issuer-days 365]: create the
-            trust anchor, the issuer and the token secret (files 0600; never overwritten)
-            token [DIR] NAMESPACE/SERVICEACCOUNT: print the token a proxy of that account presents
-            (DIR defaults to $SKIFF_IDENTITY_DIR)
-  control   the control plane's identity service: --identity DIR (from identity init; default
-            --config DIR's identity/), --listen HOST:PORT (0.0.0.0:8080), --trust-domain,
-            --certificate-lifetime (24h)
-  demo      serve HTTP/2 from the wasm core on --listen (default 127.0.0.1:4140) and check it
-            with the core's own client; stays up for curl/nghttp until Ctrl-C (--once: exit)
-  version   print the version
+${Object.entries(COMMANDS).map(([name, text]) => `  ${name.padEnd(9)} ${text.split('\n').slice(1).map((l) => l.trim()).filter(Boolean)[0] ?? ''}`).join('\n')}
 
 See README.md for the admin endpoints (/metrics, /dashboard, /tap, …) and the mesh's identity.`;
 
+/** Whether `args` ask for help (before any `--`, after which they are another command's). */
+function wantsHelp(args: string[]): boolean {
+  const dash = args.indexOf('--');
+  const own = dash < 0 ? args : args.slice(0, dash);
+  return own.includes('--help') || own.includes('-h');
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command !== undefined && Object.hasOwn(COMMANDS, command) && wantsHelp(rest)) {
+    console.log(COMMANDS[command]);
+    return 0;
+  }
   switch (command) {
     case 'demo': {
       const { values } = parseArgs({
@@ -80,6 +111,10 @@ async function main(argv: string[]): Promise<number> {
           'admin-remote': { type: 'string', default: env('ADMIN_REMOTE', '') },
           metrics: { type: 'string', default: env('METRICS', 'on') },
           'metrics-retain-idle': { type: 'string', default: env('METRICS_RETAIN_IDLE', '10m') },
+          'http1-max-connections': { type: 'string', default: process.env.SKIFF_HTTP1_MAX_CONNECTIONS },
+          'http2-max-connections': { type: 'string', default: process.env.SKIFF_HTTP2_MAX_CONNECTIONS },
+          'max-pending-requests': { type: 'string', default: process.env.SKIFF_MAX_PENDING_REQUESTS },
+          'underscore-headers': { type: 'string', default: env('UNDERSCORE_HEADERS', 'allow') },
         },
         strict: true,
       });
@@ -105,7 +140,14 @@ async function main(argv: string[]): Promise<number> {
       (await import('./cli/footprint.js')).holdYoungGeneration();
       const { 'cluster-domain': clusterDomain, 'response-timeout': rt, 'detect-timeout': dt, 'opaque-ports': op,
         'identity-addr': identityAddr, 'identity-token': identityToken, 'trust-anchors': anchors, 'trust-domain': trustDomain,
-        'log-level': _l, 'log-format': _f, 'access-log': _a, 'admin-remote': _r, metrics, 'metrics-retain-idle': retainIdle, ...flags } = values;
+        'log-level': _l, 'log-format': _f, 'access-log': _a, 'admin-remote': _r, metrics, 'metrics-retain-idle': retainIdle,
+        'http1-max-connections': h1Max, 'http2-max-connections': h2Max, 'max-pending-requests': maxPending, 'underscore-headers': underscore, ...flags } = values;
+      const count = (v: string | undefined, flag: string): number | undefined => {
+        if (v === undefined) return undefined;
+        if (!/^[1-9]\d{0,8}$/.test(v)) throw new Error(`--${flag}: expected a positive whole number, got '${v}'`);
+        return Number(v);
+      };
+      if (underscore !== 'allow' && underscore !== 'drop' && underscore !== 'reject') throw new Error(`--underscore-headers: expected allow, drop or reject, got '${underscore}'`);
       const idFlags = [identityAddr, identityToken, anchors];
       if (idFlags.some((v) => v !== undefined) && idFlags.some((v) => v === undefined)) {
         throw new Error('--identity-addr, --identity-token and --trust-anchors go together');
@@ -126,11 +168,13 @@ async function main(argv: string[]): Promise<number> {
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
       proxy = await startProxy({
-        ...flags, clusterDomain, logger, accessLog, adminRemote: adminRemote as ('shutdown' | 'log-level' | 'tap')[], metrics: metrics === 'on',
+        ...flags, clusterDomain, logger, accessLog, adminRemote: adminRemote as ('shutdown' | 'log-level' | 'tap' | 'config')[], metrics: metrics === 'on',
         metricsRetainIdleMs: parseDuration(retainIdle!, '--metrics-retain-idle'),
         responseTimeoutMs: rt === undefined ? undefined : parseDuration(rt, '--response-timeout'),
         detectTimeoutMs: parseDuration(dt!, '--detect-timeout'),
         opaquePorts: [...opaque],
+        pools: { http1MaxConnections: count(h1Max, 'http1-max-connections'), http2MaxConnections: count(h2Max, 'http2-max-connections'), maxPending: count(maxPending, 'max-pending-requests') },
+        underscoreHeaders: underscore,
         identity: identityAddr === undefined ? undefined : { addr: identityAddr, tokenFile: identityToken!, trustAnchorsFile: anchors!, trustDomain },
       });
       if (identityAddr === undefined) logger.info('identity: none (plaintext; no identity flags given)');
@@ -280,8 +324,11 @@ async function main(argv: string[]): Promise<number> {
     case '--version':
       console.log(pkg.version);
       return 0;
-    case undefined:
     case 'help':
+      if (rest[0] !== undefined && Object.hasOwn(COMMANDS, rest[0])) { console.log(COMMANDS[rest[0]]); return 0; }
+      console.log(usage);
+      return 0;
+    case undefined:
     case '--help':
     case '-h':
       console.log(usage);

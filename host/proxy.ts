@@ -19,6 +19,8 @@ import { packageFile } from './dist-files.js';
 import { readFileSync } from 'node:fs';
 import { parseHostPort, type HostPort } from './config/address.js';
 import type { H2SessionOptions } from './transport/h2-session.js';
+import type { PoolLimits } from './transport/listener.js';
+import type { UnderscoreHeaders } from './http/headers.js';
 
 export interface ProxyOptions {
   /** Kubernetes YAML directory, watched (default: none, so every outbound name is unknown). */
@@ -45,6 +47,14 @@ export interface ProxyOptions {
   responseTimeoutMs?: number;
   /** HTTP/2 settings for every session (windows, limits). */
   http2?: H2SessionOptions;
+  /** Connections per upstream endpoint and the queue of requests waiting at that limit (see PoolLimits). */
+  pools?: PoolLimits;
+  /**
+   * Request header names containing '_' (default 'allow': passed as they are, as Linkerd and
+   * Envoy do; 'drop' removes them, as nginx; 'reject' answers 400). Mesh headers are removed
+   * in every spelling whatever this says.
+   */
+  underscoreHeaders?: UnderscoreHeaders;
   /** Grace period for in-flight requests on close() (default 30 s). */
   shutdownGraceMs?: number;
   /**
@@ -168,7 +178,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     ? new (await import('./identity/mesh-tls.js')).MeshTls(identity, options.identity.trustAnchorsFile, options.identity.trustDomain ?? options.clusterDomain ?? 'cluster.local', telemetry)
     : undefined;
   const inbound = new Inbound({
-    app, detectTimeoutMs, session, responseTimeoutMs, opaque: options.opaquePorts?.includes(app.port) ?? false,
+    app, detectTimeoutMs, session, pools: options.pools, underscoreHeaders: options.underscoreHeaders, responseTimeoutMs, opaque: options.opaquePorts?.includes(app.port) ?? false,
     snapshot: () => snapshot, resolver, meshTls, telemetry: telemetry ?? undefined,
   });
   const outbound = new Outbound({
@@ -178,6 +188,8 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     snapshot: () => snapshot,
     detectTimeoutMs,
     session,
+    pools: options.pools,
+    underscoreHeaders: options.underscoreHeaders,
     telemetry: telemetry ?? undefined,
   });
   // half-open: a tunnel's client may finish sending and still be owed the rest of the answer

@@ -7,8 +7,8 @@
 //   GET  /config                 the effective configuration, with route status
 //   GET  /log-level, PUT body    the log level, changed at run time
 //   POST /shutdown               drain and stop (a Job's main container ends its sidecar)
-// Endpoints that act or show request contents (shutdown, log-level changes, tap) answer loopback
-// clients only, unless enabled off the loopback explicitly (--admin-remote). Not on the data path,
+// Endpoints that act or show request contents or the mesh's layout (shutdown, log-level changes,
+// tap, config) answer loopback clients only, unless enabled off the loopback explicitly (--admin-remote). Not on the data path,
 // so it uses node:http.
 import http from 'node:http';
 import { gzip as gzipCallback } from 'node:zlib';
@@ -18,8 +18,8 @@ import type { Logger } from '../log/logger.js';
 import { parseLogLevel, LOG_LEVELS, type LogLevel } from '../log/logger.js';
 import { parseTapFilter } from '../metrics/tap.js';
 
-export type RemoteEndpoint = 'shutdown' | 'log-level' | 'tap';
-export const REMOTE_ENDPOINTS: readonly RemoteEndpoint[] = ['shutdown', 'log-level', 'tap'];
+export type RemoteEndpoint = 'shutdown' | 'log-level' | 'tap' | 'config';
+export const REMOTE_ENDPOINTS: readonly RemoteEndpoint[] = ['shutdown', 'log-level', 'tap', 'config'];
 
 export interface AdminState {
   ready(): boolean;
@@ -96,7 +96,11 @@ export function createAdminServer(state: AdminState): http.Server {
       });
       return;
     }
-    if (path === '/config') return json(state.config());
+    if (path === '/config') {
+      // the whole mesh as this proxy knows it (Services, endpoints, routes): not for whoever reaches the port
+      if (!guard('config')) return;
+      return json(state.config());
+    }
     const t = state.telemetry;
     if (path === '/metrics' || path === '/stats.json' || path === '/tap') {
       if (t === null) return text(404, 'metrics are off in this proxy\n');

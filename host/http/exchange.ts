@@ -7,14 +7,18 @@ import type { FieldList } from '../core/fields.js';
 import { ErrorCode } from '../core/reasons.js';
 import type { H2Session } from '../transport/h2-session.js';
 import type { HttpStream, StreamHandler, StreamResetError } from './stream.js';
-import { forwardFields, getField, isGrpc, VIA_H2 } from './headers.js';
+import { forwardFields, getField, isGrpc, VIA_H2, MESH_HOP } from './headers.js';
 import { withStatus } from './h1-message.js';
 import { respondProxyError, proxyErrorStatus, ProxyErrorKind } from './proxy-error.js';
 import { grpcStatusOf, type RequestError, type RequestScope } from '../metrics/http-metrics.js';
 import type { HeaderModifier } from '../route/model.js';
 import { modifyHeaders } from '../route/filters.js';
 import type { Mirror } from '../route/mirror.js';
-import type { RetryState } from '../route/retry.js';
+import { REPLAY_LIMIT, type RetryState } from '../route/retry.js';
+import { restartUpstream } from './upstream.js';
+
+/** Times one request may be refused unprocessed (REFUSED_STREAM, GOAWAY) and sent again. */
+const MAX_REFUSALS = 5;
 
 /** Told once when an exchange is over (the response ended, or either side failed). */
 export interface ExchangeObserver {
@@ -70,8 +74,23 @@ export class Exchange implements StreamHandler {
   /** The client sent body bytes (a retry must send them again, so its head is not the whole request). */
   private bodyReceived = false;
   private retryTimer: NodeJS.Timeout | null = null;
-  /** Request body bytes sent upstream: a request with a body is never retried (it is gone). */
-  private bodySent = false;
+  /**
+   * The request body so far, by reference, to send again: kept while no response has come (the
+   * upstream may refuse the stream unprocessed) and while a route retry may want it; null once it
+   * passed REPLAY_LIMIT (then it cannot be sent again) or is no longer needed.
+   */
+  private held: Buffer[] | null = [];
+  private heldBytes = 0;
+  /** The next upstream attached must first be given the held body (a retry or a refused request). */
+  private replaying = false;
+  /** Times the upstream refused this request unprocessed. */
+  private refusals = 0;
+  /** Where the request was last sent (a pool), its head, and how errors name it: to send it again when refused. */
+  sentTo: unknown = null;
+  sentFields: FieldList | null = null;
+  sentWhat = '';
+  /** Set while the request waits in a pool's queue for a connection with room. */
+  waiting: { cancel(): void } | null = null;
   // bytes received but not yet credited back, per side, waiting for the other side to drain
   private downOwed = 0;
   private upOwed = 0;
@@ -107,6 +126,9 @@ export class Exchange implements StreamHandler {
     scope.requests++;
     scope.inFlight++;
   }
+
+  /** Whether the exchange is over (answered, failed or cut short). */
+  get isDone(): boolean { return this.done; }
 
   /** Whether the request is gRPC (its content-type). */
   get isGrpc(): boolean { return this.grpc; }
@@ -145,10 +167,11 @@ export class Exchange implements StreamHandler {
     up.handler = this;
     up.autoConsume = false;
     if (this.attemptTimeoutMs > 0) this.attemptTimer = setTimeout(Exchange.attemptExpired, this.attemptTimeoutMs, this, up);
+    const replay = this.replaying;
+    this.replaying = false;
     if (up.localEnded) return;
-    const rs = this.retryState;
-    if (this.retries > 0 && rs !== null) {
-      if (rs.replay === null) {
+    if (replay) {
+      if (this.held === null) {
         // more of the body arrived while waiting to retry than we can hold: it cannot be resent
         up.reset(ErrorCode.CANCEL);
         this.up = null;
@@ -157,13 +180,13 @@ export class Exchange implements StreamHandler {
       }
       // a retry: the body so far again, then whatever still comes; what arrived during the backoff
       // is in the replay too, so it is credited to the client now
-      for (const chunk of rs.replay) up.write(chunk);
+      for (const chunk of this.held) up.write(chunk);
       const early = this.early;
       this.early = null;
       if (early) for (const c of early) this.down.consume(c.length);
       if (this.down.remoteEnded) {
         const t = this.down.trailers;
-        up.end(undefined, t ? forwardFields(t, null, this.upIsH2) : undefined);
+        up.end(undefined, t ? forwardFields(t, null, this.upIsH2, MESH_HOP) : undefined);
       }
       return;
     }
@@ -172,7 +195,7 @@ export class Exchange implements StreamHandler {
     if (early) for (const chunk of early) this.forward(this.down, chunk);
     if (this.down.remoteEnded) {
       const t = this.down.trailers;
-      up.end(undefined, t ? forwardFields(t, null, this.upIsH2) : undefined);
+      up.end(undefined, t ? forwardFields(t, null, this.upIsH2, MESH_HOP) : undefined);
     }
   }
 
@@ -195,6 +218,7 @@ export class Exchange implements StreamHandler {
     }
     this.finish(false);
     if (this.up === null) this.dropEarlyBody();
+    this.held = null;
     const down = this.down;
     if (this.up && !this.up.closed) this.up.reset(ErrorCode.CANCEL);
     if (down.closed) return;
@@ -208,18 +232,13 @@ export class Exchange implements StreamHandler {
   private static attemptExpired(x: Exchange, up: HttpStream): void {
     x.attemptTimer = null;
     if (x.up !== up || x.responded || x.done) return;
-    if (x.retryState !== null && x.retryState.wants(504)) x.tryAgain('no response in time');
+    if (x.retryState !== null && x.held !== null && x.retryState.wants(504)) x.tryAgain('no response in time');
     else x.fail(ProxyErrorKind.TIMEOUT, `upstream did not answer within ${x.attemptTimeoutMs} ms`);
   }
 
   /** Drops the current try (its response is not the client's) and sends the request again after a backoff. */
   private tryAgain(why: string): void {
-    const old = this.up!;
-    this.up = null;
-    old.handler = null;
-    old.autoConsume = true;
-    if (!old.closed) old.reset(ErrorCode.CANCEL);
-    this.upOwed = 0;
+    this.dropUpstream();
     this.retryState!.left--;
     this.retries++;
     this.retryTimer = setTimeout(Exchange.retryNow, this.retryState!.delay(this.retries - 1), this, why);
@@ -227,11 +246,39 @@ export class Exchange implements StreamHandler {
   private static retryNow(x: Exchange, why: string): void {
     x.retryTimer = null;
     if (x.done || x.down.closed) return;
-    if (x.retryState!.replay === null) {
+    if (x.held === null) {
       x.fail(ProxyErrorKind.BAD_GATEWAY, `upstream ${why}, and the request body is too large to send again`);
       return;
     }
+    x.replaying = true;
     if (!x.observer?.retry?.(x)) x.fail(ProxyErrorKind.BAD_GATEWAY, `upstream ${why}, and the request could not be sent again`);
+  }
+
+  /**
+   * Lets go of the current upstream try (reset unless it is over): its response is not the client's.
+   * Body bytes written to it but not yet credited to the client are credited now: they are held,
+   * and the next try gets them again.
+   */
+  private dropUpstream(): void {
+    const old = this.up!;
+    this.up = null;
+    old.handler = null;
+    old.autoConsume = true;
+    if (!old.closed) old.reset(ErrorCode.CANCEL);
+    this.upOwed = 0;
+    if (this.downOwed > 0) {
+      const n = this.downOwed;
+      this.downOwed = 0;
+      this.down.consume(n);
+    }
+  }
+
+  /** Keeps a request body chunk to send again, while it may be needed and fits. */
+  private hold(data: Buffer): void {
+    if (this.responded && this.retryState === null) { this.held = null; return; }
+    this.heldBytes += data.length;
+    if (this.heldBytes > REPLAY_LIMIT) this.held = null; // streamed beyond what we hold: it cannot be resent
+    else this.held!.push(data);
   }
 
   private dropEarlyBody(): void {
@@ -245,12 +292,13 @@ export class Exchange implements StreamHandler {
   onResponse(s: HttpStream, fields: FieldList, status: number, endStream: boolean): void {
     if (this.attemptTimer) { clearTimeout(this.attemptTimer); this.attemptTimer = null; }
     if (this.down.closed) return;
-    if (this.retryState !== null && s === this.up && this.retryState.wants(status)) {
+    if (this.retryState !== null && s === this.up && this.held !== null && this.retryState.wants(status)) {
       this.tryAgain(`status ${status}`);
       return;
     }
     if (this.timer) { clearTimeout(this.timer); this.timer = null; }
     this.responded = true;
+    if (this.retryState === null) this.held = null; // answered: nothing will be sent again
     this.status = status;
     if (endStream) {
       this.firstByteAt = performance.now();
@@ -272,7 +320,7 @@ export class Exchange implements StreamHandler {
     if (from === this.down) {
       this.bodyReceived = true;
       if (this.mirrors !== null) for (const m of this.mirrors) m.write(data);
-      if (this.retryState !== null) this.retryState.keep(data);
+      if (this.held !== null) this.hold(data);
     } else if (this.firstByteAt === 0) this.firstByteAt = performance.now();
     this.forward(from, data);
   }
@@ -289,7 +337,6 @@ export class Exchange implements StreamHandler {
       from.consume(data.length);
       return;
     }
-    if (to === this.up) this.bodySent = true;
     if (to.write(data)) from.consume(data.length);
     else if (from === this.down) this.downOwed += data.length;
     else this.upOwed += data.length;
@@ -311,8 +358,8 @@ export class Exchange implements StreamHandler {
   onTrailers(from: HttpStream, fields: FieldList): void {
     const to = from === this.down ? this.up : this.down;
     if (from !== this.down && this.grpc) this.grpcStatus = grpcStatusOf(getField(fields, 'grpc-status'));
-    if (this.mirrors !== null && from === this.down) for (const m of this.mirrors) m.end(forwardFields(fields, null, true));
-    if (to && !to.closed) to.end(undefined, forwardFields(fields, null, to === this.up ? this.upIsH2 : this.downIsH2));
+    if (this.mirrors !== null && from === this.down) for (const m of this.mirrors) m.end(forwardFields(fields, null, true, MESH_HOP));
+    if (to && !to.closed) to.end(undefined, forwardFields(fields, null, to === this.up ? this.upIsH2 : this.downIsH2, MESH_HOP));
   }
 
   onEnd(from: HttpStream): void {
@@ -327,6 +374,7 @@ export class Exchange implements StreamHandler {
     if (this.timer) { clearTimeout(this.timer); this.timer = null; }
     if (this.attemptTimer) { clearTimeout(this.attemptTimer); this.attemptTimer = null; }
     if (this.retryTimer) { clearTimeout(this.retryTimer); this.retryTimer = null; }
+    if (this.waiting !== null) { this.waiting.cancel(); this.waiting = null; }
     if (this.done) return;
     this.done = true;
     this.observer?.exchangeDone(this, ok);
@@ -338,12 +386,15 @@ export class Exchange implements StreamHandler {
   }
 
   onReset(from: HttpStream, error: StreamResetError): void {
-    if (from === this.up && error.refused && !this.responded && !this.bodySent && this.early === null &&
-        this.down.remoteEnded && this.down.trailers === null && this.retries === 0 && !this.done && this.observer?.retry) {
-      // never processed upstream, and the whole request is its head: safe to send again
-      this.up = null;
-      this.retries++;
-      if (this.observer.retry(this)) return;
+    if (from === this.up && error.refused && !this.responded && !this.done && this.held !== null &&
+        this.refusals < MAX_REFUSALS && !this.down.closed) {
+      // never processed upstream (RFC 9113 §8.7), whatever its method: send it again, with the body
+      // so far, on another stream or connection (for the outbound, on a fresh pick of endpoint)
+      this.refusals++;
+      this.dropUpstream();
+      this.replaying = true;
+      if (this.observer?.retry ? this.observer.retry(this) : restartUpstream(this)) return;
+      this.replaying = false;
     }
     if (!this.done) {
       if (from === this.down) this.error = 'client_reset';

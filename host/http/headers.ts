@@ -22,8 +22,39 @@ export const ORIG_PROTO = 'skiff-orig-proto';
 export const ROUTED = 'skiff-routed';
 /** The mesh identity of the client, as the inbound verified it with mTLS; never taken from a client. */
 export const CLIENT_ID = 'skiff-client-id';
-/** Fields between two Skiff sidecars only: never taken from an application, never given to one. */
+/**
+ * Fields between two Skiff sidecars only: never taken from an application, never given to one —
+ * in any spelling an application might read as the same name: CGI-style frameworks (WSGI, Rack,
+ * PHP) fold '_' and '-' together (HTTP_SKIFF_CLIENT_ID), so `skiff_client_id` is removed too.
+ */
 export const MESH_HOP = new Set([ORIG_PROTO, ROUTED, CLIENT_ID]);
+
+/** Whether `name` (lowercase) is in `set` once '_' is read as '-'. */
+export function inSetAnyDash(set: ReadonlySet<string>, name: string): boolean {
+  return set.has(name) || (name.indexOf('_') >= 0 && set.has(name.replace(/_/g, '-')));
+}
+
+/** What to do with request header names containing '_' (nginx and Envoy offer the same choice). */
+export type UnderscoreHeaders = 'allow' | 'drop' | 'reject';
+
+/** The first regular field name of a request head containing '_', or undefined. */
+export function underscoreName(fields: FieldList): string | undefined {
+  for (let i = 0; i < fields.length; i += 2) {
+    const n = fields[i];
+    if (n.charCodeAt(0) !== 0x3a && n.indexOf('_') >= 0) return n;
+  }
+  return undefined;
+}
+
+/** `fields` without the regular fields whose names contain '_'. */
+export function withoutUnderscoreNames(fields: FieldList): FieldList {
+  const out: FieldList = [];
+  for (let i = 0; i < fields.length; i += 2) {
+    const n = fields[i];
+    if (n.charCodeAt(0) === 0x3a || n.indexOf('_') < 0) out.push(n, fields[i + 1]);
+  }
+  return out;
+}
 
 /** The value of the first field named `name`, or undefined. */
 export function getField(fields: FieldList, name: string): string | undefined {
@@ -52,7 +83,7 @@ export function forwardFields(fields: FieldList, via: string | null, nextIsH2: b
       if (name === 'te' && nextIsH2 && value.trim().toLowerCase() === 'trailers') out.push(name, 'trailers');
       continue;
     }
-    if (extraHop !== undefined && extraHop.has(name)) continue;
+    if (extraHop !== undefined && inSetAnyDash(extraHop, name)) continue;
     if (name === 'via' && via !== null) {
       prior = prior === undefined ? value : `${prior}, ${value}`;
       continue;

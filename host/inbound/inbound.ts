@@ -79,8 +79,8 @@ export class Inbound extends HttpListener {
     this.opaque = options.opaque ?? false;
     this.appLabel = `application at ${options.app.host}:${options.app.port}`;
     const track = this.appTracker = this.dstTracker(APP_DST(this.appAddr));
-    this.appH2 = new H2Pool(options.app.host, options.app.port, { session: options.session, track });
-    this.appH1 = new H1Pool(options.app.host, options.app.port, { track });
+    this.appH2 = new H2Pool(options.app.host, options.app.port, { session: options.session, ...this.poolOptions(this.appAddr, true, track) });
+    this.appH1 = new H1Pool(options.app.host, options.app.port, this.poolOptions(this.appAddr, false, track));
   }
 
   // ---- metrics labels (Linkerd's names) ----

@@ -62,6 +62,14 @@ function registryOf(t: Telemetry, version: string): PromClient.Registry {
       () => { const out: Value[] = []; for (const s of tcp()) for (const c of s.closes.values()) histogramValues(out, 'tcp_connection_duration_ms', c.labels, c.duration); return out; }),
     family('skiff_identity_mismatch_total', 'Connections to meshed endpoints refused: the peer proved another identity than discovery expects', 'counter',
       () => [...t.identityMismatches.values()].map((m) => ({ labels: m.labels, value: m.count }))),
+    family('skiff_pool_queue_depth', 'Requests waiting now for an upstream connection with room (HTTP/1.1: an idle connection; HTTP/2: a stream under the peer\'s limit)', 'gauge',
+      () => t.pools.all().map((p) => ({ labels: p.labels, value: p.stats.depth }))),
+    family('skiff_pool_queued_total', 'Requests that had to wait for an upstream connection with room', 'counter',
+      () => t.pools.all().map((p) => ({ labels: p.labels, value: p.stats.queued }))),
+    family('skiff_pool_queue_rejected_total', 'Requests refused with 503 because the queue for an upstream was full (--max-pending-requests)', 'counter',
+      () => t.pools.all().map((p) => ({ labels: p.labels, value: p.stats.rejected }))),
+    family('skiff_pool_queue_wait_seconds', 'How long queued requests waited for an upstream connection with room', 'histogram',
+      () => { const out: Value[] = []; for (const p of t.pools.all()) histogramValues(out, 'skiff_pool_queue_wait_seconds', p.labels, p.stats.wait); return out; }),
     family('skiff_tap_dropped_total', 'Tap summaries a slow listener missed', 'counter', () => [{ labels: {}, value: t.tap.dropped }]),
   ];
   for (const f of families) r.registerMetric(f);

@@ -2,6 +2,7 @@
 // each exchange a recorder for their direction; the exchange reports its outcome once, at its end.
 import { HttpMetrics, type RequestScope, type Labels } from './http-metrics.js';
 import { TcpMetrics } from './tcp-metrics.js';
+import { PoolMetrics } from './pool-metrics.js';
 import { Tap, type RequestSummary } from './tap.js';
 import type { Exchange, ExchangeRecorder } from '../http/exchange.js';
 import { getField } from '../http/headers.js';
@@ -20,6 +21,7 @@ export const DEFAULT_RETAIN_IDLE_MS = 10 * 60_000;
 export class Telemetry {
   readonly http = new HttpMetrics();
   readonly tcp = new TcpMetrics();
+  readonly pools = new PoolMetrics();
   readonly tap = new Tap();
   readonly metricsEnabled: boolean;
   readonly accessLog: ((s: RequestSummary) => void) | null;

@@ -6,31 +6,48 @@ import type { FieldList } from '../core/fields.js';
 import { ErrorCode } from '../core/reasons.js';
 import type { HttpStream, StreamHandler } from '../http/stream.js';
 import { H2Pool } from '../transport/h2-pool.js';
-import type { H1Pool } from '../transport/h1-client.js';
+import type { H1Pool, H1ClientConnection } from '../transport/h1-client.js';
+import type { H2Session } from '../transport/h2-session.js';
+import type { PoolQueue, PoolWaiter } from '../transport/pool-queue.js';
 
 export const MIRROR_BUFFER = 1 << 20;
 
-export class Mirror implements StreamHandler {
+export class Mirror implements StreamHandler, PoolWaiter<H2Session | H1ClientConnection> {
   private up: HttpStream | null = null;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private ended = false;
   private endTrailers: FieldList | undefined;
   private dead = false;
+  queuedAt = 0;
+  queue: PoolQueue<H2Session | H1ClientConnection> | null = null;
 
   /** Opens the copy of a request head `fields` on `pool`; `headOnly` when no body will follow. */
-  constructor(pool: H2Pool | H1Pool, private fields: FieldList, headOnly: boolean) {
+  constructor(private pool: H2Pool | H1Pool, private fields: FieldList, headOnly: boolean) {
     this.ended = headOnly;
-    if (pool instanceof H2Pool) {
-      const s = pool.ready();
-      if (s) this.attach(s.request(fields, headOnly));
-      else pool.acquire().then((session) => { if (!this.dead) this.attach(session.request(this.fields, this.ended && this.pending.length === 0)); }, () => this.abort());
-    } else {
-      const c = pool.ready();
-      if (c) this.attach(c.request(fields, headOnly));
-      else pool.acquire().then((conn) => { if (this.dead) pool.release(conn); else this.attach(conn.request(this.fields, this.ended && this.pending.length === 0)); }, () => this.abort());
-    }
+    (pool as { wait(w: PoolWaiter<unknown>): void }).wait(this);
   }
+
+  get abandoned(): boolean { return this.dead; }
+
+  /** A connection with room (at once, or after waiting in the pool's queue). */
+  granted(conn: H2Session | H1ClientConnection): void {
+    if (this.dead) {
+      if (!(this.pool instanceof H2Pool)) this.pool.release(conn as H1ClientConnection);
+      return;
+    }
+    const headOnly = this.ended && this.pending.length === 0;
+    let up: HttpStream;
+    try {
+      up = this.pool instanceof H2Pool ? (conn as H2Session).request(this.fields, headOnly) : (conn as H1ClientConnection).request(this.fields, headOnly);
+    } catch {
+      this.abort(); // the connection could not take the stream after all: a mirror is not retried
+      return;
+    }
+    this.attach(up);
+  }
+
+  failed(): void { this.abort(); }
 
   private attach(up: HttpStream): void {
     this.up = up;
@@ -67,6 +84,7 @@ export class Mirror implements StreamHandler {
     if (this.dead) return;
     this.dead = true;
     this.pending = [];
+    this.queue?.abandon(this);
     if (this.up && !this.up.closed) this.up.reset(ErrorCode.CANCEL);
   }
 

@@ -2,7 +2,7 @@
 // them from multiplying load when a backend is struggling: as Linkerd's retry budget, retries may
 // add at most `ratio` of the requests of the last `windowMs`, plus a small floor per second so that
 // a quiet route can still retry. A request is retried only while its whole body so far is held
-// (at most REPLAY_LIMIT bytes): once more than that has streamed upstream, it cannot be sent again.
+// (at most REPLAY_LIMIT bytes, by the Exchange): once more than that has streamed upstream, it cannot be sent again.
 export const REPLAY_LIMIT = 64 * 1024;
 
 export class RetryBudget {
@@ -35,26 +35,16 @@ export class RetryBudget {
   }
 }
 
-/** One request's retry state: which statuses retry, tries left, and the body kept to replay. */
+/** One request's retry state: which statuses retry and tries left (the Exchange holds the body to replay). */
 export class RetryState {
   left: number;
-  /** The request body so far (references to the received chunks), while under REPLAY_LIMIT. */
-  replay: Buffer[] | null = [];
-  replayBytes = 0;
   constructor(readonly codes: ReadonlySet<number>, attempts: number, readonly backoffMs: number, readonly budget: RetryBudget) {
     this.left = attempts;
   }
 
-  keep(chunk: Buffer): void {
-    if (this.replay === null) return;
-    this.replayBytes += chunk.length;
-    if (this.replayBytes > REPLAY_LIMIT) this.replay = null; // streamed beyond what we hold: no retry now
-    else this.replay.push(chunk);
-  }
-
   /** Whether a response with `status` (504 for an attempt that timed out) is tried again. */
   wants(status: number): boolean {
-    return this.left > 0 && this.replay !== null && this.codes.has(status) && this.budget.tryRetry();
+    return this.left > 0 && this.codes.has(status) && this.budget.tryRetry();
   }
 
   /** The pause before the next try: the backoff doubled per try so far, with jitter. */

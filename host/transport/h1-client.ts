@@ -8,12 +8,20 @@ import { ErrorCode, reasonMessage } from '../core/reasons.js';
 import { StreamResetError, type HttpStream, type StreamHandler } from '../http/stream.js';
 import { requestHead, contentLengthOf } from '../http/h1-message.js';
 import { writeBody, endChunked } from '../http/h1-body.js';
-import { ConnectError } from './h2-pool.js';
+import { ConnectError, DEFAULT_MAX_PENDING } from './h2-pool.js';
+import { PoolQueue, QueueStats, type PoolWaiter } from './pool-queue.js';
+
+/** Connections per endpoint at most, by default: one request in flight on each. */
+export const DEFAULT_H1_MAX_CONNECTIONS = 256;
 
 export interface H1PoolOptions {
-  /** Connections at most (default 256): one request in flight each. */
+  /** Connections at most (default 256): one request in flight each; further requests wait their turn. */
   maxConnections?: number;
-  /** Idle connections kept (default 16). */
+  /** Requests that may wait for a connection at most (default 100,000); beyond, they are refused (503). */
+  maxPending?: number;
+  /** Where the queue's depth, waits and refusals are counted (metrics). */
+  queueStats?: QueueStats;
+  /** Idle connections kept (default: maxConnections), each closed after idleTimeoutMs. */
   maxIdle?: number;
   connectTimeoutMs?: number;
   /** Close idle connections after this long (default 30 s; servers often close them sooner). */
@@ -255,12 +263,23 @@ export class H1ClientConnection implements H1Handler {
 export class H1Pool {
   private idle: H1ClientConnection[] = [];
   private all = new Set<H1ClientConnection>();
+  private connecting = 0;
   private closed = false;
+  private queue: PoolQueue<H1ClientConnection>;
+  private readonly maxConnections: number;
 
-  constructor(readonly host: string, readonly port: number, private options: H1PoolOptions = {}) {}
+  constructor(readonly host: string, readonly port: number, private options: H1PoolOptions = {}) {
+    this.maxConnections = options.maxConnections ?? DEFAULT_H1_MAX_CONNECTIONS;
+    this.queue = new PoolQueue(options.maxPending ?? DEFAULT_MAX_PENDING, options.queueStats ?? new QueueStats());
+  }
 
-  /** An idle connection now, or null. */
+  /** An idle connection now, or null (also while requests wait: first come, first served). */
   ready(): H1ClientConnection | null {
+    if (this.queue.length > 0) return null;
+    return this.idleOne();
+  }
+
+  private idleOne(): H1ClientConnection | null {
     while (this.idle.length > 0) {
       const c = this.idle.pop()!;
       if (!c.dead && !c.socket.destroyed) return c;
@@ -268,37 +287,90 @@ export class H1Pool {
     return null;
   }
 
-  acquire(): Promise<H1ClientConnection> {
-    const c = this.ready();
-    if (c) return Promise.resolve(c);
-    if (this.closed) return Promise.reject(new ConnectError('pool closed', 'ECLOSED'));
-    if (this.all.size >= (this.options.maxConnections ?? 256)) {
-      return Promise.reject(new ConnectError(`${this.host}:${this.port}: connection limit reached`, 'ELIMIT'));
+  /**
+   * Waits for a connection: an idle one at once, a new one while under maxConnections, else the
+   * next one a request finishes with (queued, in order). Fails the waiter when the queue is full.
+   */
+  wait(w: PoolWaiter<H1ClientConnection>): void {
+    if (this.closed) {
+      w.failed(new ConnectError('pool closed', 'ECLOSED'));
+      return;
     }
-    return new Promise((resolve, reject) => {
-      const socket = net.connect(this.port, this.host);
-      const timer = setTimeout(() => {
+    const c = this.ready();
+    if (c) {
+      w.granted(c);
+      return;
+    }
+    if (!this.queue.push(w)) {
+      w.failed(new ConnectError(`${this.queue.limit} requests already wait for a connection to ${this.host}:${this.port}`, 'EQUEUEFULL'));
+      return;
+    }
+    this.fill();
+  }
+
+  /** Opens connections for waiting requests, as far as the limit allows. */
+  private fill(): void {
+    while (!this.closed && this.queue.length > this.connecting && this.all.size + this.connecting < this.maxConnections) this.open();
+  }
+
+  private open(): void {
+    this.connecting++;
+    const socket = net.connect(this.port, this.host);
+    let settled = false;
+    const failed = (err: ConnectError): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      this.connecting--;
+      // with connections still busy the waiters get theirs in turn; with none, one request learns
+      // that the endpoint cannot be reached (each later one tries again)
+      if (this.all.size === 0) this.queue.shift()?.failed(err);
+      this.fill();
+    };
+    const timer = setTimeout(() => {
+      socket.destroy();
+      failed(new ConnectError(`connect to ${this.host}:${this.port} timed out`, 'ETIMEDOUT'));
+    }, this.options.connectTimeoutMs ?? 5000);
+    socket.once('error', (err: NodeJS.ErrnoException) => failed(new ConnectError(`connect to ${this.host}:${this.port}: ${err.code ?? err.message}`, err.code ?? 'ECONNECT')));
+    socket.once('connect', () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      this.connecting--;
+      if (this.closed) {
         socket.destroy();
-        reject(new ConnectError(`connect to ${this.host}:${this.port} timed out`, 'ETIMEDOUT'));
-      }, this.options.connectTimeoutMs ?? 5000);
-      socket.once('error', (err: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        reject(new ConnectError(`connect to ${this.host}:${this.port}: ${err.code ?? err.message}`, err.code ?? 'ECONNECT'));
-      });
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.removeAllListeners('error');
-        this.options.track?.(socket);
-        const conn = new H1ClientConnection(socket, this, this.options.highWater ?? 256 * 1024);
-        this.all.add(conn);
-        resolve(conn);
-      });
+        return;
+      }
+      this.options.track?.(socket);
+      const conn = new H1ClientConnection(socket, this, this.options.highWater ?? 256 * 1024);
+      this.all.add(conn);
+      this.release(conn);
     });
   }
 
-  /** @internal a connection finished its request and can take another */
+  /** @internal a connection is free (new, or done with its request): to the next waiter, else idle */
   release(c: H1ClientConnection): void {
-    if (this.closed || this.idle.length >= (this.options.maxIdle ?? 16)) {
+    if (this.queue.length > 0) {
+      // after the response's last byte has been handled (we may be inside its parser call)
+      queueMicrotask(() => this.handOver(c));
+      return;
+    }
+    this.keep(c);
+  }
+
+  private handOver(c: H1ClientConnection): void {
+    if (c.dead || c.socket.destroyed) {
+      this.fill();
+      return;
+    }
+    const w = this.queue.shift();
+    if (w !== null) w.granted(c);
+    else this.keep(c);
+  }
+
+  private keep(c: H1ClientConnection): void {
+    if (this.closed || this.idle.length >= (this.options.maxIdle ?? this.maxConnections)) {
       c.dead = true;
       c.socket.end();
       return;
@@ -312,14 +384,18 @@ export class H1Pool {
     this.all.delete(c);
     const i = this.idle.indexOf(c);
     if (i >= 0) this.idle.splice(i, 1);
+    this.fill(); // a waiter may now have room for a connection of its own
   }
 
   get size(): number { return this.all.size; }
+  /** Requests waiting for a connection now. */
+  get pending(): number { return this.queue.length; }
 
   close(): void {
     this.closed = true;
     for (const c of this.idle) c.socket.end();
     this.idle = [];
+    this.queue.failAll(new ConnectError('pool closed', 'ECLOSED'));
   }
 
   destroy(): void {
@@ -327,5 +403,6 @@ export class H1Pool {
     for (const c of this.all) c.socket.destroy();
     this.all.clear();
     this.idle = [];
+    this.queue.failAll(new ConnectError('pool closed', 'ECLOSED'));
   }
 }

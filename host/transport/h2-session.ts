@@ -30,6 +30,8 @@ export interface H2SessionEvents {
   /** The session ended (socket closed); error when it ended because of one. */
   onClose?(error?: Error): void;
   onGoaway?(lastSid: number, code: number): void;
+  /** Client: a stream closed or the peer's SETTINGS changed, so there may be room for another stream. */
+  onRoom?(): void;
 }
 
 export class H2Stream implements HttpStream {
@@ -229,6 +231,8 @@ export class H2Session implements H2Handler {
   private idleTimer?: NodeJS.Timeout;
   private idleTimeoutMs: number;
   closedError?: Error;
+  /** Whether the peer's first SETTINGS frame has arrived (until then its limits are the RFC's defaults). */
+  peerSettingsReceived = false;
 
   constructor(socket: Socket, role: Role, options: H2SessionOptions = {}, events: H2SessionEvents = {}, initial?: Buffer) {
     this.socket = socket;
@@ -388,6 +392,7 @@ export class H2Session implements H2Handler {
     stream.closed = true;
     this.streams.delete(stream.id);
     if (this.streams.size === 0) this.armIdle();
+    if (this.role === 'client') this.events.onRoom?.();
     // after GOAWAY either way, the connection closes once its last stream is done
     if ((this.draining || this.goawayReceived) && this.streams.size === 0) this.closeSoon();
   }
@@ -518,6 +523,11 @@ export class H2Session implements H2Handler {
     const err = new StreamResetError(code, `stream error: ${describeError(code, reason)}${detail ? ` (${reasonMessage(detail)})` : ""}`);
     if (stream.handler) stream.handler.onReset(stream, err);
     else stream.onReset?.(err);
+  }
+
+  onSettings(): void {
+    this.peerSettingsReceived = true;
+    this.events.onRoom?.();
   }
 
   onSettingsAck(): void {

@@ -13,6 +13,7 @@ import type { Telemetry } from '../metrics/telemetry.js';
 import type { RequestScope, Labels } from '../metrics/http-metrics.js';
 import type { TcpScope } from '../metrics/tcp-metrics.js';
 import { h1RequestToH2 } from '../http/h1-message.js';
+import { underscoreName, withoutUnderscoreNames, type UnderscoreHeaders } from '../http/headers.js';
 import { ProxyErrorKind } from '../http/proxy-error.js';
 
 export interface ListenerOptions {
@@ -20,9 +21,23 @@ export interface ListenerOptions {
   /** Answer 504 when an upstream has not sent a response head in this long (0: no limit). */
   responseTimeoutMs?: number;
   session: H2SessionOptions;
+  /** Upstream connection limits and the queue of requests waiting at them. */
+  pools?: PoolLimits;
+  /** Request header names containing '_': passed (default), dropped, or refused with 400. */
+  underscoreHeaders?: UnderscoreHeaders;
   http1?: H1ServerOptions;
   /** Metrics, tap and access log (none: nothing recorded). */
   telemetry?: Telemetry;
+}
+
+/** How many connections a proxy opens to one upstream endpoint, and how many requests may wait at that limit. */
+export interface PoolLimits {
+  /** HTTP/1.1 connections per endpoint (default 256): one request in flight on each. */
+  http1MaxConnections?: number;
+  /** HTTP/2 connections per endpoint (default 4), each carrying as many streams as the peer allows. */
+  http2MaxConnections?: number;
+  /** Requests waiting for room per endpoint and protocol (default 100,000); beyond, 503. */
+  maxPending?: number;
 }
 
 export abstract class HttpListener {
@@ -52,6 +67,18 @@ export abstract class HttpListener {
     if (t === null || !t.metricsEnabled) return;
     const scope = peerIdentity === null ? (this.plainSrc ??= t.tcp.scope(this.srcLabels(null))) : t.tcp.scope(this.srcLabels(peerIdentity));
     t.tcp.track(socket, scope);
+  }
+
+  /** The options of a pool to `targetAddr`: the configured limits, its queue counted in metrics, its connections tracked. */
+  protected poolOptions(targetAddr: string, h2: boolean, track: ((socket: net.Socket) => void) | undefined) {
+    const l = this.listenerOptions.pools ?? {};
+    const t = this.telemetry;
+    return {
+      maxConnections: h2 ? l.http2MaxConnections : l.http1MaxConnections,
+      maxPending: l.maxPending,
+      queueStats: t !== null && t.metricsEnabled ? t.pools.stats(this.direction, targetAddr) : undefined,
+      track,
+    };
   }
 
   /** A tracker for connections this listener opens with `labels`, or undefined without metrics. */
@@ -87,6 +114,17 @@ export abstract class HttpListener {
       }
       fields = t;
       if (this.recorder !== null) exchange.head = t;
+    }
+    const underscores = this.listenerOptions.underscoreHeaders;
+    if (underscores !== undefined && underscores !== 'allow') {
+      const name = underscoreName(fields);
+      if (name !== undefined) {
+        if (underscores === 'reject') {
+          exchange.fail(ProxyErrorKind.BAD_REQUEST, `header names containing '_' are refused here (--underscore-headers reject): ${name}`);
+          return;
+        }
+        fields = withoutUnderscoreNames(fields);
+      }
     }
     this.route(exchange, fields, down, isH2);
   }

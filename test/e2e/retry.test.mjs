@@ -1,6 +1,7 @@
 // Requests an upstream refused without processing them (its GOAWAY's last stream id is below
-// theirs, as when a peer sidecar drains) are sent again on a fresh connection when that is safe:
-// the whole request is its head. A request whose body was already sent is answered 503 instead.
+// theirs, as when a peer sidecar drains) are sent again on a fresh connection, whatever their
+// method (RFC 9113 §8.7), with the body so far while it is held (64 KiB); a request whose body
+// streamed past that cannot be sent again and is answered 503.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
@@ -24,7 +25,9 @@ test.before(async () => {
           return;
         }
         st.autoConsume = true;
-        st.onEnd = () => { st.respond([':status', '200']); st.end(Buffer.from(`served on connection ${connections}`)); };
+        let n = 0;
+        st.onData = (d) => { n += d.length; };
+        st.onEnd = () => { st.respond([':status', '200']); st.end(Buffer.from(`served on connection ${connections}${n ? ` (${n} bytes)` : ''}`)); };
         if (st.remoteEnded) st.onEnd();
       },
     });
@@ -61,7 +64,17 @@ test('a GET refused by GOAWAY is retried on a new connection and succeeds', asyn
   assert.is(r.body, 'served on connection 2');
 });
 
-test('a POST whose body went out is not retried: 503 saying why', async () => {
+test('a POST with a small body refused by GOAWAY is sent again, body and all', async () => {
+  connections = 0;
+  refuseNext = true;
+  const r = await request('POST', Buffer.alloc(10_000, 1));
+  assert.is(r.status, 200, r.error);
+  // the refusing connection was the previous test's; the POST was served on a new one, whole
+  assert.is(r.body, `served on connection ${connections} (10000 bytes)`);
+  assert.is(connections, 1);
+});
+
+test('a POST whose body streamed past what is held is not sent again: 503 saying why', async () => {
   refuseNext = true;
   const r = await request('POST', Buffer.alloc(100000, 1));
   assert.is(r.status, 503);

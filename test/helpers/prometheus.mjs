@@ -43,3 +43,9 @@ export function promtool(text) {
   const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 30_000 });
   return { code: r.status, output: `${r.stdout}${r.stderr}` };
 }
+
+/** The exposition of an in-process proxy (startProxy's result) as /metrics would render it. */
+export async function renderMetricsOf(proxy) {
+  const { renderMetrics } = await import('../../dist/host/metrics/exposition.js');
+  return (await renderMetrics(proxy.telemetry, 'test')).body;
+}
