@@ -54,12 +54,24 @@ const COMMANDS: Record<string, string> = {
   print the version`,
 };
 
+const SUMMARY: Record<string, string> = {
+  proxy: 'run a sidecar: inbound, outbound, admin server',
+  await: 'run a command once the proxy is ready, then shut the proxy down (Jobs)',
+  tap: 'live request summaries from a proxy',
+  stat: 'golden metrics per route or peer from proxies\' admin servers',
+  check: 'validate a config directory',
+  identity: 'init the trust anchor and issuer; print a ServiceAccount token',
+  control: 'the control plane\'s identity service',
+  demo: 'serve HTTP/2 from the wasm core and check it',
+  version: 'print the version',
+};
+
 const usage = `skiff ${pkg.version} — a service-mesh sidecar proxy with a WebAssembly HTTP/2 core
 
 usage: skiff <command> [flags]      skiff <command> --help: that command's flags
 
 commands:
-${Object.entries(COMMANDS).map(([name, text]) => `  ${name.padEnd(9)} ${text.split('\n').slice(1).map((l) => l.trim()).filter(Boolean)[0] ?? ''}`).join('\n')}
+${Object.keys(COMMANDS).map((name) => `  ${name.padEnd(9)} ${SUMMARY[name]}`).join('\n')}
 
 See README.md for the admin endpoints (/metrics, /dashboard, /tap, …) and the mesh's identity.`;
 

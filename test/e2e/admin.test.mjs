@@ -106,10 +106,10 @@ test('the log level: read, changed at run time (logged as a JSON event), nonsens
   assert.is((await getText(a, '/log-level')).body, 'info\n');
 });
 
-test('actions answer loopback clients only, unless enabled off the loopback; reading is open', async () => {
+test('actions and the mesh config answer loopback clients only, unless enabled off the loopback; metrics and probes are open', async () => {
   const ip = offLoopbackAddress();
   const p = await startProxy({ inbound: '127.0.0.1:0', outbound: '127.0.0.1:0', admin: `${ip.includes(':') ? '[::]' : '0.0.0.0'}:0`, app: '127.0.0.1:1' });
-  const q = await startProxy({ inbound: '127.0.0.1:0', outbound: '127.0.0.1:0', admin: `${ip.includes(':') ? '[::]' : '0.0.0.0'}:0`, app: '127.0.0.1:1', adminRemote: ['shutdown'] });
+  const q = await startProxy({ inbound: '127.0.0.1:0', outbound: '127.0.0.1:0', admin: `${ip.includes(':') ? '[::]' : '0.0.0.0'}:0`, app: '127.0.0.1:1', adminRemote: ['shutdown', 'config'] });
   try {
     const from = { host: ip, localAddress: ip };
     const shut = await request(p.admin.port, 'POST', '/shutdown', from);
@@ -117,6 +117,12 @@ test('actions answer loopback clients only, unless enabled off the loopback; rea
     assert.match(shut.text, /loopback clients only; enable it off the loopback with --admin-remote shutdown/);
     assert.is((await request(p.admin.port, 'PUT', '/log-level', { ...from, body: 'debug' })).status, 403);
     assert.is((await request(p.admin.port, 'GET', '/tap?limit=1', from)).status, 403);
+    // the whole mesh's layout (Services, endpoints, routes) is not for whoever reaches the port
+    const cfg = await request(p.admin.port, 'GET', '/config', from);
+    assert.is(cfg.status, 403);
+    assert.match(cfg.text, /--admin-remote config/);
+    assert.is((await getText(p.admin.port, '/config')).status, 200, 'loopback clients read it');
+    assert.is((await request(q.admin.port, 'GET', '/config', from)).status, 200, 'enabled with --admin-remote config');
     assert.is((await request(p.admin.port, 'GET', '/metrics', from)).status, 200);
     assert.is((await request(p.admin.port, 'GET', '/ready', from)).status, 200);
     // still running: it refused

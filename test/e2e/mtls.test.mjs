@@ -114,6 +114,20 @@ test('the app sees the caller identity mTLS proved, and never a forged one', asy
   assert.is(plain.clientId, null);
 });
 
+test('mesh headers in any spelling a framework folds together (_ for -) never reach the app from a client', async () => {
+  // CGI-style frameworks (WSGI, Rack, PHP) read skiff_client_id and skiff-client-id as one HTTP_SKIFF_CLIENT_ID
+  const forged = { skiff_client_id: 'spiffe://evil/ns/x/sa/y', 'skiff-routed': '1', skiff_routed: '1', skiff_orig_proto: 'HTTP/1.1', 'x-kept_name': 'kept' };
+  seen.length = 0;
+  const r = await get('web.default', forged);
+  assert.is(r.status, 200, r.text);
+  assert.is(JSON.parse(r.text).clientId, 'spiffe://cluster.local/ns/default/sa/client');
+  const h = seen[0];
+  const folded = Object.keys(h).map((n) => n.replace(/_/g, '-'));
+  assert.equal(folded.filter((n) => n === 'skiff-client-id').length, 1, `the app saw ${JSON.stringify(h)}`);
+  assert.not.ok(folded.includes('skiff-routed') || folded.includes('skiff-orig-proto'), JSON.stringify(h));
+  assert.is(h['x-kept_name'], 'kept', 'other names with _ pass (--underscore-headers allow, the default)');
+});
+
 test('metrics name both identities: server_id on the caller\'s outbound, client_id on the inbound', async () => {
   const { renderMetrics } = await import('../../dist/host/metrics/exposition.js');
   const { parseExposition, sum } = await import('../helpers/prometheus.mjs');

@@ -22,6 +22,31 @@ test('skiff version / help / unknown command', async () => {
   assert.match(u.stderr.toString(), /unknown command 'frobnicate'/);
 });
 
+test('every command\'s --help prints its usage and exits 0 (and -h; `skiff help COMMAND` too)', async () => {
+  for (const command of ['proxy', 'await', 'tap', 'stat', 'check', 'identity', 'control', 'demo', 'version']) {
+    const r = await run(process.execPath, [cli, command, '--help']);
+    assert.is(r.code, 0, `${command}: ${r.stderr}`);
+    assert.match(r.stdout.toString(), new RegExp(`^usage: skiff ${command}`), command);
+    assert.is(r.stderr, '', command);
+  }
+  const p = (await run(process.execPath, [cli, 'proxy', '-h'])).stdout.toString();
+  for (const flag of ['--config', '--inbound', '--http1-max-connections', '--max-pending-requests', '--underscore-headers', '--admin-remote']) assert.ok(p.includes(flag), flag);
+  assert.match((await run(process.execPath, [cli, 'help', 'tap'])).stdout.toString(), /^usage: skiff tap/);
+  // after --, flags are the awaited command's, not await's
+  const a = await run(process.execPath, [cli, 'await', '--admin', '127.0.0.1:1', '--timeout', '100ms', '--', 'echo', '--help']);
+  assert.is(a.code, 1, 'await ran (and timed out waiting for the proxy) instead of printing its help');
+  assert.not.match(a.stdout.toString(), /usage: skiff await/);
+});
+
+test('skiff proxy refuses bad limits and header policies, naming the flag', async () => {
+  const r = await run(process.execPath, [cli, 'proxy', '--http1-max-connections', '0', '--admin', '127.0.0.1:0']);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /--http1-max-connections: expected a positive whole number, got '0'/);
+  const u = await run(process.execPath, [cli, 'proxy', '--underscore-headers', 'maybe', '--admin', '127.0.0.1:0']);
+  assert.is(u.code, 1);
+  assert.match(u.stderr, /--underscore-headers: expected allow, drop or reject, got 'maybe'/);
+});
+
 test('skiff demo rejects a bad --listen with a clear error', async () => {
   const r = await run(process.execPath, [cli, 'demo', '--once', '--listen', 'nonsense']);
   assert.is(r.code, 1);
