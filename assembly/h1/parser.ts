@@ -387,7 +387,8 @@ export class H1Parser {
         if (length < 0) { this.fail(bad, R.BAD_CONTENT_LENGTH); return -1; }
       } else if (nl == 17 && ieq(np, nl, 'transfer-encoding')) {
         te = true;
-        if (++teFields > 1) { this.fail(req ? 501 : 502, R.UNSUPPORTED_TRANSFER_CODING); return -1; }
+        // two fields: codings split over lines, a smuggling shape (and chunked twice, when both say it)
+        if (++teFields > 1) { this.fail(req ? 400 : 502, R.UNSUPPORTED_TRANSFER_CODING); return -1; }
         // the last coding decides; any coding we do not decode (gzip, …) before it stays in the body
         let e = vl;
         while (e > 0 && (load<u8>(vp + <usize>(e - 1)) == 0x20 || load<u8>(vp + <usize>(e - 1)) == 0x09)) e--;
@@ -395,7 +396,10 @@ export class H1Parser {
         while (s > 0 && load<u8>(vp + <usize>(s - 1)) != 0x2c) s--;
         while (s < e && (load<u8>(vp + <usize>s) == 0x20 || load<u8>(vp + <usize>s) == 0x09)) s++;
         teChunkedLast = ieq(vp + <usize>s, e - s, 'chunked') && (s == 0 || !listHas(vp, s, 'chunked'));
-        if (req && !(s == 0 && teChunkedLast)) { this.fail(501, R.UNSUPPORTED_TRANSFER_CODING); return -1; }
+        // RFC 9112 §6.1: a request whose final coding is not chunked has no reliable length: 400; a
+        // coding before chunked that we do not implement (gzip, chunked): 501
+        if (req && !teChunkedLast) { this.fail(400, R.UNSUPPORTED_TRANSFER_CODING); return -1; }
+        if (req && s != 0) { this.fail(501, R.UNSUPPORTED_TRANSFER_CODING); return -1; }
       } else if (nl == 10 && ieq(np, nl, 'connection')) {
         if (listHas(vp, vl, 'close')) close = true;
         if (listHas(vp, vl, 'keep-alive')) keepAlive = true;
