@@ -1,6 +1,6 @@
 // GRPCRoute with real gRPC: @grpc/grpc-js clients through a client sidecar, routed by service,
 // method and metadata to gRPC servers behind their own sidecars; filters and the gRPC form of
-// routing errors (no matching rule: UNIMPLEMENTED in a trailers-only response).
+// routing errors (no matching rule: UNIMPLEMENTED; an invalid backend: UNAVAILABLE; trailers-only).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import grpc from '@grpc/grpc-js';
@@ -9,7 +9,7 @@ import { startProxy } from '../../dist/host/index.js';
 
 const id = (b) => b;
 const method = (path) => ({ path, requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id });
-const Service = { unary: method('/skiff.test.Echo/Unary'), other: method('/skiff.test.Echo/Other'), status: method('/skiff.test.Status/Check') };
+const Service = { unary: method('/skiff.test.Echo/Unary'), other: method('/skiff.test.Echo/Other'), status: method('/skiff.test.Status/Check'), broken: method('/skiff.test.Broken/Call') };
 const Client = grpc.makeGenericClientConstructor(Service, 'Echo');
 
 const servers = [], sidecars = [];
@@ -18,7 +18,7 @@ let client, config;
 async function backend(name) {
   const server = new grpc.Server();
   const answer = (call, cb) => cb(null, Buffer.from(`${name}:${call.metadata.get('x-added')[0] ?? '-'}:${call.request}`));
-  server.addService(Service, { unary: answer, other: answer, status: answer });
+  server.addService(Service, { unary: answer, other: answer, status: answer, broken: answer });
   const port = await new Promise((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
   servers.push(server);
   const sc = await sidecarFor(port);
@@ -46,6 +46,8 @@ spec:
       backendRefs: [{name: echo-v1, port: 50051}]
     - matches: [{method: {service: skiff.test.Echo}}]
       backendRefs: [{name: echo-v2, port: 50051}]
+    - matches: [{method: {service: skiff.test.Broken}}]
+      backendRefs: [{name: no-such-service, port: 50051}]
 `);
   client = await startProxy({ outbound: '127.0.0.1:0', inbound: '127.0.0.1:0', admin: null, config: config.dir, workload: 'default/client' });
 });
@@ -84,6 +86,17 @@ test('GRPCRoute: a method no rule matches fails UNIMPLEMENTED, saying why', asyn
     assert.match(err.details, /no rule of the routes of Service echo\.default:50051 matches/);
   }
   c.close();
+});
+
+test('GRPCRoute: a backendRef that does not resolve fails UNAVAILABLE (the GRPCRoute spec), saying why', async () => {
+  const c = connect();
+  try {
+    await call(c, 'broken', 'x');
+    assert.unreachable('answered');
+  } catch (err) {
+    assert.is(err.code, grpc.status.UNAVAILABLE, err.message);
+    assert.match(err.details, /backendRef does not resolve/);
+  } finally { c.close(); }
 });
 
 test.run();

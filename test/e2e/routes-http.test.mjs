@@ -106,6 +106,9 @@ spec:
     - matches: [{path: {value: /strip}}]
       filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /}}}]
       backendRefs: [${backend('v2')}]
+    - matches: [{path: {value: /cut}}]
+      filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: ""}}}]
+      backendRefs: [${backend('v2')}]
     - matches: [{path: {type: Exact, value: /rewrite-full}}]
       filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: /full}}}]
       backendRefs: [${backend('v2')}]
@@ -213,6 +216,15 @@ spec:
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
+metadata: {name: by-section, namespace: default}
+spec:
+  parentRefs: [{kind: Service, group: "", name: web, sectionName: alt}]
+  rules:
+    - matches: [{path: {value: /by-section}}]
+      backendRefs: [${backend('canary')}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
 metadata: {name: shop-producer, namespace: default}
 spec:
   parentRefs: [{kind: Service, group: "", name: shop}]
@@ -245,6 +257,8 @@ spec:
       backendRefs: [${backend('api')}]
     - matches: [{method: {service: helloworld.Greeter, method: SayHello}, headers: [{name: x-canary, value: "yes"}]}]
       backendRefs: [${backend('canary')}]
+    - matches: [{method: {service: broken.Svc}}]
+      backendRefs: [${backend('nope')}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -348,6 +362,9 @@ const table = [
   [{ path: '/port-81', host: 'web.default:81' }, { backend: 'api' }],
   [{ path: '/port-81' }, { status: 404 }],
   [{ path: '/exact', host: 'web.default:81' }, { status: 404 }],
+  // parentRef sectionName: the Service port's name (alt is port 81)
+  [{ path: '/by-section', host: 'web.default:81' }, { backend: 'canary' }],
+  [{ path: '/by-section' }, { status: 404 }],
   // filters
   [{ path: '/hdr', headers: { 'x-set': 'mine', 'x-add': 'mine', 'x-remove': 'gone', 'x-keep': 'k' } },
     { backend: 'v1', headers: { 'x-set': 'forced', 'x-add': 'mine, added', 'x-keep': 'k' }, absent: ['x-remove'] }],
@@ -358,6 +375,10 @@ const table = [
   [{ path: '/strip/a/b' }, { backend: 'v2', path: '/a/b' }],
   [{ path: '/strip' }, { backend: 'v2', path: '/' }],
   [{ path: '/rewrite-full?k=v' }, { backend: 'v2', path: '/full?k=v' }],
+  // an empty replacePrefixMatch removes the prefix (the spec's table)
+  [{ path: '/cut/bar?q=1' }, { backend: 'v2', path: '/bar?q=1' }],
+  [{ path: '/cut' }, { backend: 'v2', path: '/' }],
+  [{ path: '/cut/' }, { backend: 'v2', path: '/' }],
   [{ path: '/rehost' }, { backend: 'v1', headers: { host: 'rewritten.example' } }],
   [{ path: '/to-https/a?b=c' }, { status: 301, location: 'https://web.default/to-https/a?b=c' }],
   [{ path: '/v1api/users' }, { status: 302, location: 'http://web.default/v2api/users' }],
@@ -379,6 +400,8 @@ const table = [
   [{ host: 'grpcsvc.default', method: 'POST', path: '/grpc.health.v1.Health/Check' }, { backend: 'api' }],
   [{ host: 'grpcsvc.default', method: 'POST', path: '/other.Svc/Call' }, { status: 404 }],
   [{ host: 'grpcsvc.default', path: '/' }, { status: 404 }],
+  // an invalid GRPCRoute backendRef: UNAVAILABLE (the GRPCRoute spec), not INTERNAL
+  [{ host: 'grpcsvc.default', method: 'POST', path: '/broken.Svc/Call', headers: { 'content-type': 'application/grpc' } }, { status: 200, grpcStatus: '14' }],
   // Services without routes keep going straight to their endpoints
   [{ host: 'v3.default', path: '/whatever' }, { backend: 'v3', path: '/whatever' }],
 ];
@@ -395,6 +418,7 @@ async function runRow(p, [request, want]) {
   } else {
     assert.is(r.status, want.status, `${label}: ${r.text}`);
     if (want.status >= 400) assert.ok(r.headers['skiff-proxy-error'], `${label}: says why`);
+    if (want.grpcStatus) assert.is(r.headers['grpc-status'], want.grpcStatus, `${label}: grpc-status (${r.headers['grpc-message']})`);
   }
   if (want.location) assert.is(r.headers.location, want.location, label);
   for (const [k, v] of Object.entries(want.responseHeaders ?? {})) assert.is(r.headers[k], v, `${label}: response ${k}`);

@@ -7,6 +7,7 @@ import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { startProxy } from '../../dist/host/index.js';
 import { routeStatuses } from '../../dist/host/route/status.js';
+import { rewritePath } from '../../dist/host/route/filters.js';
 import { ConfigDir, loadFiles, serviceYaml } from '../helpers/mesh.mjs';
 import { run } from '../helpers/run.mjs';
 
@@ -108,7 +109,9 @@ function statusYaml() {
     route('bad-backend', '  parentRefs: [{kind: Service, group: "", name: api}]\n  rules: [{backendRefs: [{name: missing, port: 80}]}]') +
     route('bad-kind', '  parentRefs: [{kind: Service, group: "", name: api}]\n  rules: [{backendRefs: [{group: example.com, kind: Bucket, name: b}]}]') +
     route('grpc', '  parentRefs: [{kind: Service, group: "", name: web}]\n  rules: [{backendRefs: [{name: api, port: 80}]}]', { kind: 'GRPCRoute' }) +
-    route('gateway-only', '  parentRefs: [{name: my-gateway}]\n  rules: [{backendRefs: [{name: api, port: 80}]}]');
+    route('gateway-only', '  parentRefs: [{name: my-gateway}]\n  rules: [{backendRefs: [{name: api, port: 80}]}]') +
+    route('section-ok', '  parentRefs: [{kind: Service, group: "", name: api, sectionName: http}]\n  rules: [{backendRefs: [{name: api, port: 80}]}]') +
+    route('section-missing', '  parentRefs: [{kind: Service, group: "", name: api, sectionName: admin}]\n  rules: [{backendRefs: [{name: api, port: 80}]}]');
 }
 
 test('route status: Accepted and ResolvedRefs with the reasons a controller gives', () => {
@@ -122,6 +125,29 @@ test('route status: Accepted and ResolvedRefs with the reasons a controller give
   assert.equal(st['bad-backend'], ['Accepted=True/Accepted ResolvedRefs=False/BackendNotFound']);
   assert.equal(st['bad-kind'], ['Accepted=True/Accepted ResolvedRefs=False/InvalidKind']);
   assert.equal(st['gateway-only'], []);
+  // sectionName is the Service port's name (Gateway API core): a port that does not exist is not Accepted
+  assert.equal(st['section-ok'], ['Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs']);
+  assert.equal(st['section-missing'], ['Accepted=False/NoMatchingParent ResolvedRefs=True/ResolvedRefs']);
+});
+
+test('an empty replacePrefixMatch (and replaceFullPath) is valid, as the CRD says; a relative one is not', () => {
+  const ok = load({ 'a.yaml': serviceYaml('web', 80) + '---\n' +
+    route('cut', '  parentRefs: [{kind: Service, group: "", name: web}]\n  rules: [{matches: [{path: {type: PathPrefix, value: /foo}}], filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: ""}}}], backendRefs: [{name: web, port: 80}]}]') +
+    route('cut-redirect', '  parentRefs: [{kind: Service, group: "", name: web}]\n  rules: [{matches: [{path: {type: PathPrefix, value: /foo}}], filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: ""}}}]}]') });
+  assert.equal([...ok.errors, ...ok.routeErrors].map(String), []);
+  const bad = load({ 'a.yaml': serviceYaml('web', 80) + '---\n' +
+    route('rel', '  parentRefs: [{kind: Service, group: "", name: web}]\n  rules: [{matches: [{path: {type: PathPrefix, value: /foo}}], filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: bar}}}], backendRefs: [{name: web, port: 80}]}]') });
+  assert.match(bad.routeErrors.map(String).join('\n'), /replacePrefixMatch: 'bar' must be an absolute path/);
+});
+
+test('rewritePath follows the spec\'s ReplacePrefixMatch table, empty replacement included', () => {
+  const cases = [
+    ['/foo', '/xyz', '/foo/bar', '/xyz/bar'], ['/foo', '/xyz/', '/foo/bar', '/xyz/bar'], ['/foo/', '/xyz', '/foo/bar', '/xyz/bar'],
+    ['/foo', '/xyz', '/foo', '/xyz'], ['/foo', '/xyz', '/foo/', '/xyz/'], ['/foo', '/', '/foo/bar', '/bar'],
+    ['/foo', '', '/foo/bar', '/bar'], ['/foo', '', '/foo', '/'], ['/foo', '', '/foo/', '/'], ['/foo/', '', '/foo/bar?x=1', '/bar?x=1'],
+  ];
+  for (const [prefix, value, path, want] of cases) assert.is(rewritePath(path, { type: 'ReplacePrefixMatch', value }, prefix), want, `${prefix} → '${value}' on ${path}`);
+  assert.is(rewritePath('/a?b', { type: 'ReplaceFullPath', value: '' }, undefined), '/?b');
 });
 
 test('skiff check lists every problem, route status included, and exits 1; a clean directory exits 0', async () => {
@@ -135,7 +161,8 @@ test('skiff check lists every problem, route status included, and exits 1; a cle
   assert.match(err, /HTTPRoute default\/no-parent → Service default\/nope: Accepted=False \(NoMatchingParent: Service default\/nope does not exist\)/);
   assert.match(err, /HTTPRoute default\/bad-backend → Service default\/api: ResolvedRefs=False \(BackendNotFound: backendRef Service default\/missing does not exist\)/);
   assert.match(err, /HTTPRoute default\/ok → Service default\/web:80: Accepted=False \(Conflicted: GRPCRoute default\/grpc/);
-  assert.match(err, /: 6 problems/);
+  assert.match(err, /HTTPRoute default\/section-missing → Service default\/api port named admin: Accepted=False \(NoMatchingParent: Service default\/api has no port named admin\)/);
+  assert.match(err, /: 7 problems/);
   const good = new ConfigDir();
   good.write('a.yaml', serviceYaml('web', 80) + '---\n' + route('ok', '  parentRefs: [{kind: Service, group: "", name: web}]\n  rules: [{backendRefs: [{name: web, port: 80}]}]'));
   const ok = await run(process.execPath, [cli, 'check', good.dir]);
