@@ -91,6 +91,8 @@ export class Exchange implements StreamHandler {
   sentWhat = '';
   /** Set while the request waits in a pool's queue for a connection with room. */
   waiting: { cancel(): void } | null = null;
+  /** Response body bytes received from the current upstream try. */
+  private upBytes = 0;
   // bytes received but not yet credited back, per side, waiting for the other side to drain
   private downOwed = 0;
   private upOwed = 0;
@@ -266,6 +268,7 @@ export class Exchange implements StreamHandler {
     old.autoConsume = true;
     if (!old.closed) old.reset(ErrorCode.CANCEL);
     this.upOwed = 0;
+    this.upBytes = 0;
     if (this.downOwed > 0) {
       const n = this.downOwed;
       this.downOwed = 0;
@@ -321,7 +324,10 @@ export class Exchange implements StreamHandler {
       this.bodyReceived = true;
       if (this.mirrors !== null) for (const m of this.mirrors) m.write(data);
       if (this.held !== null) this.hold(data);
-    } else if (this.firstByteAt === 0) this.firstByteAt = performance.now();
+    } else {
+      this.upBytes += data.length;
+      if (this.firstByteAt === 0) this.firstByteAt = performance.now();
+    }
     this.forward(from, data);
   }
 
@@ -370,6 +376,25 @@ export class Exchange implements StreamHandler {
     if (to && !to.closed) to.end();
   }
 
+  /**
+   * RST_STREAM(NO_ERROR) from the upstream after its response: RFC 9113 §8.1 lets a server that has
+   * sent its complete response stop the rest of the request that way. The response is the
+   * client's, whole: what is queued for the client still goes out, and it ends normally (the rest
+   * of the request body is dropped as it arrives). A server may send it before its END_STREAM has
+   * gone out (Node's http2 server does, when flow control holds its last bytes): then the response
+   * is whole if it has all the bytes its content-length declared, or declared none; a response
+   * short of its content-length was cut off, and is reset. Returns false in that case.
+   */
+  private upstreamDone(up: HttpStream): boolean {
+    if (up.remoteEnded) return true; // ended before the reset: already forwarded, nothing to undo
+    const declared = up.headers !== null ? getField(up.headers, 'content-length') : undefined;
+    if (declared !== undefined && Number(declared) !== this.upBytes) return false;
+    if (this.grpc && up.trailers === null) return false; // a gRPC response without its status is not whole
+    this.finish(true);
+    if (!this.down.closed) this.down.end();
+    return true;
+  }
+
   private finish(ok: boolean): void {
     if (this.timer) { clearTimeout(this.timer); this.timer = null; }
     if (this.attemptTimer) { clearTimeout(this.attemptTimer); this.attemptTimer = null; }
@@ -386,6 +411,7 @@ export class Exchange implements StreamHandler {
   }
 
   onReset(from: HttpStream, error: StreamResetError): void {
+    if (from === this.up && error.code === ErrorCode.NO_ERROR && this.responded && !error.refused && this.upstreamDone(from)) return;
     if (from === this.up && error.refused && !this.responded && !this.done && this.held !== null &&
         this.refusals < MAX_REFUSALS && !this.down.closed) {
       // never processed upstream (RFC 9113 §8.7), whatever its method: send it again, with the body

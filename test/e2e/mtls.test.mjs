@@ -56,6 +56,15 @@ test.before(async () => {
   service = await createIdentityService({ identityDir: dir });
   await new Promise((r) => service.listen(0, '127.0.0.1', r));
   app = http.createServer((req, res) => {
+    if (req.url.startsWith('/bytes/')) {
+      // a download, written as fast as the proxy takes it
+      const n = Number(req.url.slice(7));
+      res.writeHead(200, { 'content-length': String(n) });
+      let off = 0;
+      const more = () => { while (off < n) { const k = Math.min(65536, n - off); off += k; if (!res.write(Buffer.alloc(k, off & 0xff))) { res.once('drain', more); return; } } res.end(); };
+      more();
+      return;
+    }
     seen.push(req.headers);
     res.end(JSON.stringify({ clientId: req.headers['skiff-client-id'] ?? null, route: req.headers['x-route'] ?? null }));
   });
@@ -126,6 +135,28 @@ test('mesh headers in any spelling a framework folds together (_ for -) never re
   assert.equal(folded.filter((n) => n === 'skiff-client-id').length, 1, `the app saw ${JSON.stringify(h)}`);
   assert.not.ok(folded.includes('skiff-routed') || folded.includes('skiff-orig-proto'), JSON.stringify(h));
   assert.is(h['x-kept_name'], 'kept', 'other names with _ pass (--underscore-headers allow, the default)');
+});
+
+test('slow readers through the mTLS hop: curl --limit-rate and three bursty readers at once get every byte', async () => {
+  const n = 4 << 20;
+  const r = await run('curl', ['-sS', '--limit-rate', '4M', '-H', 'host: web.default', '-o', '-', `http://127.0.0.1:${client.outbound.port}/bytes/${n}`], { timeout: 60_000 });
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout.length, n);
+  let want = 0;
+  for (let off = 0; off < n; off += 65536) want += Math.min(65536, n - off) * ((off + Math.min(65536, n - off)) & 0xff);
+  let sum = 0;
+  for (let i = 0; i < r.stdout.length; i++) sum += r.stdout[i];
+  assert.is(sum, want, 'content');
+  // three downloads at once over the same mTLS connection between the sidecars, each reader pausing now and then
+  const statuses = await Promise.all([0, 1, 2].map(() => new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: client.outbound.port, path: `/bytes/${n}`, headers: { host: 'web.default' }, agent: false }, (res) => {
+      let len = 0;
+      res.on('data', (d) => { len += d.length; if (Math.random() < 0.05) { res.pause(); setTimeout(() => res.resume(), 20); } });
+      res.on('end', () => resolve(`${res.statusCode} ${len}`));
+      res.on('error', reject);
+    }).on('error', reject);
+  })));
+  assert.equal(statuses, [`200 ${n}`, `200 ${n}`, `200 ${n}`]);
 });
 
 test('metrics name both identities: server_id on the caller\'s outbound, client_id on the inbound', async () => {
