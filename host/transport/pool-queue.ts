@@ -68,6 +68,7 @@ export class PoolQueue<C> {
       w.queue = null;
       this.live--;
       this.stats.depth--;
+      if (w.abandoned) continue; // gave up without saying so: never hand it a connection
       this.stats.wait.observe((performance.now() - w.queuedAt) / 1000);
       this.compact();
       return w;
