@@ -8,7 +8,8 @@ import { ErrorCode, reasonMessage } from '../core/reasons.js';
 import { StreamResetError, type HttpStream, type StreamHandler } from '../http/stream.js';
 import { requestHead, contentLengthOf } from '../http/h1-message.js';
 import { writeBody, endChunked } from '../http/h1-body.js';
-import { ConnectError, DEFAULT_MAX_PENDING } from './h2-pool.js';
+import { DEFAULT_MAX_PENDING } from './h2-pool.js';
+import { ConnectError, whenConnected } from './connect.js';
 import { PoolQueue, QueueStats, type PoolWaiter } from './pool-queue.js';
 
 /** Connections per endpoint at most, by default: one request in flight on each. */
@@ -292,20 +293,7 @@ export class H1Pool {
    * next one a request finishes with (queued, in order). Fails the waiter when the queue is full.
    */
   wait(w: PoolWaiter<H1ClientConnection>): void {
-    if (this.closed) {
-      w.failed(new ConnectError('pool closed', 'ECLOSED'));
-      return;
-    }
-    const c = this.ready();
-    if (c) {
-      w.granted(c);
-      return;
-    }
-    if (!this.queue.push(w)) {
-      w.failed(new ConnectError(`${this.queue.limit} requests already wait for a connection to ${this.host}:${this.port}`, 'EQUEUEFULL'));
-      return;
-    }
-    this.fill();
+    if (this.queue.admit(w, this.closed, this.closed ? null : this.ready(), `${this.host}:${this.port}`) === 'queued') this.fill();
   }
 
   /** Opens connections for waiting requests, as far as the limit allows. */
@@ -316,27 +304,7 @@ export class H1Pool {
   private open(): void {
     this.connecting++;
     const socket = net.connect(this.port, this.host);
-    let settled = false;
-    const failed = (err: ConnectError): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      this.connecting--;
-      // with connections still busy the waiters get theirs in turn; with none, one request learns
-      // that the endpoint cannot be reached (each later one tries again)
-      if (this.all.size === 0) this.queue.shift()?.failed(err);
-      this.fill();
-    };
-    const timer = setTimeout(() => {
-      socket.destroy();
-      failed(new ConnectError(`connect to ${this.host}:${this.port} timed out`, 'ETIMEDOUT'));
-    }, this.options.connectTimeoutMs ?? 5000);
-    socket.once('error', (err: NodeJS.ErrnoException) => failed(new ConnectError(`connect to ${this.host}:${this.port}: ${err.code ?? err.message}`, err.code ?? 'ECONNECT')));
-    socket.once('connect', () => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.removeAllListeners('error');
+    whenConnected(socket, `${this.host}:${this.port}`, this.options.connectTimeoutMs ?? 5000, () => {
       this.connecting--;
       if (this.closed) {
         socket.destroy();
@@ -346,6 +314,12 @@ export class H1Pool {
       const conn = new H1ClientConnection(socket, this, this.options.highWater ?? 256 * 1024);
       this.all.add(conn);
       this.release(conn);
+    }, (err) => {
+      this.connecting--;
+      // with connections still busy the waiters get theirs in turn; with none, one request learns
+      // that the endpoint cannot be reached (each later one tries again)
+      if (this.all.size === 0) this.queue.shift()?.failed(err);
+      this.fill();
     });
   }
 

@@ -7,6 +7,9 @@
 import net from 'node:net';
 import { H2Session, type H2SessionOptions } from './h2-session.js';
 import { PoolQueue, QueueStats, type PoolWaiter } from './pool-queue.js';
+import { ConnectError, whenConnected } from './connect.js';
+
+export { ConnectError };
 
 export interface H2PoolOptions {
   /** Connections to keep at most (default 4). */
@@ -22,13 +25,6 @@ export interface H2PoolOptions {
   track?: (socket: net.Socket) => void;
   /** Where the queue's depth, waits and refusals are counted (metrics). */
   queueStats?: QueueStats;
-}
-
-export class ConnectError extends Error {
-  constructor(message: string, readonly code: string) {
-    super(message);
-  }
-  override get name(): string { return 'ConnectError'; }
 }
 
 const MAX_CONCURRENT_STREAMS = 3;
@@ -80,20 +76,7 @@ export class H2Pool {
    * connection when the pool may). Fails the waiter when the queue is full or the pool is closed.
    */
   wait(w: PoolWaiter<H2Session>): void {
-    if (this.closed) {
-      w.failed(new ConnectError('pool closed', 'ECLOSED'));
-      return;
-    }
-    const s = this.ready();
-    if (s) {
-      w.granted(s);
-      return;
-    }
-    if (!this.queue.push(w)) {
-      w.failed(new ConnectError(`${this.queue.limit} requests already wait for a connection to ${this.host}:${this.port}`, 'EQUEUEFULL'));
-      return;
-    }
-    this.grant();
+    if (this.queue.admit(w, this.closed, this.closed ? null : this.ready(), `${this.host}:${this.port}`) === 'queued') this.grant();
   }
 
   /** Gives queued requests the room there is, and opens a connection when they need more. */
@@ -131,27 +114,7 @@ export class H2Pool {
       return;
     }
     this.connecting++;
-    const timeout = setTimeout(() => {
-      socket.destroy();
-      failed(new ConnectError(`connect to ${this.host}:${this.port} timed out`, 'ETIMEDOUT'));
-    }, this.options.connectTimeoutMs ?? 5000);
-    let settled = false;
-    const failed = (err: ConnectError): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timeout);
-      this.connecting--;
-      // waiters can still be served by live connections; with none, the endpoint is unreachable
-      this.prune();
-      if (this.sessions.length === 0) this.queue.failAll(err);
-      else this.grant();
-    };
-    socket.once('error', (err: NodeJS.ErrnoException) => failed(new ConnectError(`connect to ${this.host}:${this.port}: ${err.code ?? err.message}`, err.code ?? 'ECONNECT')));
-    const onConnect = (): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timeout);
-      socket.removeAllListeners('error');
+    whenConnected(socket, `${this.host}:${this.port}`, this.options.connectTimeoutMs ?? 5000, () => {
       this.connecting--;
       if (this.closed) {
         socket.destroy();
@@ -168,9 +131,13 @@ export class H2Pool {
       });
       this.sessions.push(session);
       this.grant();
-    };
-    if ((socket as net.Socket & { encrypted?: boolean }).encrypted) socket.once('secureConnect', onConnect);
-    else socket.once('connect', onConnect);
+    }, (err) => {
+      this.connecting--;
+      // waiters can still be served by live connections; with none, the endpoint is unreachable
+      this.prune();
+      if (this.sessions.length === 0) this.queue.failAll(err);
+      else this.grant();
+    });
   }
 
   get size(): number { return this.sessions.length; }

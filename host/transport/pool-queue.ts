@@ -4,6 +4,7 @@
 // connection, when its exchange ends first (client gone, timeout), or — when the queue is full
 // (`limit`, a documented bound) — at once, refused with 503.
 import { Histogram, LATENCY_BUCKETS_MS } from '../metrics/histogram.js';
+import { ConnectError } from './connect.js';
 
 const WAIT_BUCKETS_S = LATENCY_BUCKETS_MS.map((ms) => ms / 1000);
 
@@ -83,6 +84,26 @@ export class PoolQueue<C> {
     w.queue = null;
     this.live--;
     this.stats.depth--;
+  }
+
+  /**
+   * A pool's first word to a new waiter: false (and the waiter failed) when the pool is closed or
+   * the queue is full; true when the pool should serve it (give it `ready`, or queue it: see queued).
+   */
+  admit(w: PoolWaiter<C>, closed: boolean, ready: C | null, where: string): 'granted' | 'queued' | 'failed' {
+    if (closed) {
+      w.failed(new ConnectError('pool closed', 'ECLOSED'));
+      return 'failed';
+    }
+    if (ready !== null) {
+      w.granted(ready);
+      return 'granted';
+    }
+    if (!this.push(w)) {
+      w.failed(new ConnectError(`${this.limit} requests already wait for a connection to ${where}`, 'EQUEUEFULL'));
+      return 'failed';
+    }
+    return 'queued';
   }
 
   /** Fails every waiter (the pool is closing, or its endpoint cannot be reached). */
