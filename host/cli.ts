@@ -25,6 +25,12 @@ const COMMANDS: Record<string, string> = {
   --http1-max-connections N    HTTP/1.1 connections per upstream endpoint (256); more requests wait
   --http2-max-connections N    HTTP/2 connections per upstream endpoint (4), streams as the peer allows
   --max-pending-requests N     requests waiting per endpoint at those limits (100000); beyond: 503
+  --default-inbound-policy P   for ports no Server selects: all-unauthenticated (default), all-authenticated,
+                               cluster-authenticated, cluster-unauthenticated, deny, audit (a Pod's or its
+                               Namespace's config.linkerd.io/default-inbound-policy annotation wins)
+  --cluster-networks LIST      CIDRs "cluster" means (private ranges, link-local and loopback)
+  --trust-loopback on|off      admit connections from the loopback whatever the policy (off: on one
+                               machine every workload shares it; on in a pod, as Linkerd)
   --underscore-headers allow|drop|reject
                                client header names containing '_' (allow); mesh headers are always
                                removed in every spelling
@@ -127,6 +133,9 @@ async function main(argv: string[]): Promise<number> {
           'http2-max-connections': { type: 'string', default: process.env.SKIFF_HTTP2_MAX_CONNECTIONS },
           'max-pending-requests': { type: 'string', default: process.env.SKIFF_MAX_PENDING_REQUESTS },
           'underscore-headers': { type: 'string', default: env('UNDERSCORE_HEADERS', 'allow') },
+          'default-inbound-policy': { type: 'string', default: env('DEFAULT_INBOUND_POLICY', 'all-unauthenticated') },
+          'cluster-networks': { type: 'string', default: process.env.SKIFF_CLUSTER_NETWORKS },
+          'trust-loopback': { type: 'string', default: env('TRUST_LOOPBACK', 'off') },
         },
         strict: true,
       });
@@ -153,7 +162,16 @@ async function main(argv: string[]): Promise<number> {
       const { 'cluster-domain': clusterDomain, 'response-timeout': rt, 'detect-timeout': dt, 'opaque-ports': op,
         'identity-addr': identityAddr, 'identity-token': identityToken, 'trust-anchors': anchors, 'trust-domain': trustDomain,
         'log-level': _l, 'log-format': _f, 'access-log': _a, 'admin-remote': _r, metrics, 'metrics-retain-idle': retainIdle,
-        'http1-max-connections': h1Max, 'http2-max-connections': h2Max, 'max-pending-requests': maxPending, 'underscore-headers': underscore, ...flags } = values;
+        'http1-max-connections': h1Max, 'http2-max-connections': h2Max, 'max-pending-requests': maxPending, 'underscore-headers': underscore,
+        'default-inbound-policy': defaultPolicy, 'cluster-networks': clusterNetworks, 'trust-loopback': trustLoopback, ...flags } = values;
+      const { DEFAULT_POLICIES } = await import('./policy/model.js');
+      if (!(DEFAULT_POLICIES as readonly string[]).includes(defaultPolicy!)) throw new Error(`--default-inbound-policy: expected one of ${DEFAULT_POLICIES.join(', ')}, got '${defaultPolicy}'`);
+      if (trustLoopback !== 'on' && trustLoopback !== 'off') throw new Error(`--trust-loopback: expected on or off, got '${trustLoopback}'`);
+      const networks = clusterNetworks === undefined ? undefined : clusterNetworks.split(',').map((x) => x.trim()).filter(Boolean);
+      if (networks) {
+        const { parseCidr } = await import('./config/policy.js');
+        for (const n of networks) { const p = parseCidr(n); if (typeof p === 'string') throw new Error(`--cluster-networks: ${p}`); }
+      }
       const count = (v: string | undefined, flag: string): number | undefined => {
         if (v === undefined) return undefined;
         if (!/^[1-9]\d{0,8}$/.test(v)) throw new Error(`--${flag}: expected a positive whole number, got '${v}'`);
@@ -187,6 +205,7 @@ async function main(argv: string[]): Promise<number> {
         opaquePorts: [...opaque],
         pools: { http1MaxConnections: count(h1Max, 'http1-max-connections'), http2MaxConnections: count(h2Max, 'http2-max-connections'), maxPending: count(maxPending, 'max-pending-requests') },
         underscoreHeaders: underscore,
+        policy: { defaultInboundPolicy: defaultPolicy as 'deny', clusterNetworks: networks, trustLoopback: trustLoopback === 'on' },
         identity: identityAddr === undefined ? undefined : { addr: identityAddr, tokenFile: identityToken!, trustAnchorsFile: anchors!, trustDomain },
       });
       if (identityAddr === undefined) logger.info('identity: none (plaintext; no identity flags given)');

@@ -21,6 +21,8 @@ import { parseHostPort, type HostPort } from './config/address.js';
 import type { H2SessionOptions } from './transport/h2-session.js';
 import type { PoolLimits } from './transport/listener.js';
 import type { UnderscoreHeaders } from './http/headers.js';
+import type { DefaultPolicy } from './policy/model.js';
+import { DEFAULT_CLUSTER_NETWORKS, NetworkMatcher } from './policy/authn.js';
 
 export interface ProxyOptions {
   /** Kubernetes YAML directory, watched (default: none, so every outbound name is unknown). */
@@ -72,6 +74,14 @@ export interface ProxyOptions {
   metricsRetainIdleMs?: number;
   /** Access log: called with every request's summary (the command writes them as JSON lines). */
   accessLog?: (summary: RequestSummary) => void;
+  /**
+   * Inbound authorization (Linkerd's policy resources in the config): the default policy for ports
+   * no Server selects (default all-unauthenticated; a Pod's or Namespace's
+   * config.linkerd.io/default-inbound-policy annotation overrides it), what "cluster" means to the
+   * cluster-* policies (default: the private ranges and loopback), and whether the loopback is
+   * trusted by itself (a pod's own; default false: on one machine every workload shares it).
+   */
+  policy?: { defaultInboundPolicy?: DefaultPolicy; clusterNetworks?: string[]; trustLoopback?: boolean };
   /** Admin endpoints that also answer clients off the loopback (default: none). */
   adminRemote?: RemoteEndpoint[];
 }
@@ -177,7 +187,16 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   const meshTls = identity && options.identity
     ? new (await import('./identity/mesh-tls.js')).MeshTls(identity, options.identity.trustAnchorsFile, options.identity.trustDomain ?? options.clusterDomain ?? 'cluster.local', telemetry)
     : undefined;
+  const [podNamespace, podName] = workload.split('/');
+  const policy = {
+    namespace: podNamespace, name: podName, port: app.port,
+    defaultPolicy: options.policy?.defaultInboundPolicy ?? 'all-unauthenticated',
+    clusterNetworks: new NetworkMatcher((options.policy?.clusterNetworks ?? DEFAULT_CLUSTER_NETWORKS).map((cidr) => ({ cidr, except: [] }))),
+    trustLoopback: options.policy?.trustLoopback ?? false,
+    trustDomain: options.identity?.trustDomain ?? options.clusterDomain ?? 'cluster.local',
+  };
   const inbound = new Inbound({
+    policy,
     app, detectTimeoutMs, session, pools: options.pools, underscoreHeaders: options.underscoreHeaders, responseTimeoutMs, opaque: options.opaquePorts?.includes(app.port) ?? false,
     snapshot: () => snapshot, resolver, meshTls, telemetry: telemetry ?? undefined,
   });

@@ -6,6 +6,8 @@ import { Checker, ConfigError, isObj } from './checker.js';
 
 export { ConfigError } from './checker.js';
 import { ROUTE_KINDS, parseRoute } from './routes.js';
+import { POLICY_KINDS, parsePolicy } from './policy.js';
+import type { PolicyObject } from '../policy/model.js';
 
 export interface ObjectRef {
   kind: string;
@@ -63,19 +65,34 @@ export interface EndpointSlice {
   source: string;
 }
 
-/** A Pod, for what the mesh needs of it: the ServiceAccount it runs as. */
+/** An HTTP probe of a Pod's container (liveness, readiness, startup): admitted by inbound policy as Linkerd does. */
+export interface ProbePath {
+  port: number | string;
+  path: string;
+}
+
+/**
+ * A Pod, for what the mesh needs of it: the ServiceAccount it runs as (its identity), its labels
+ * (which Servers select it) and annotations (its default inbound policy), its containers' named
+ * ports (a Server's port may be a name) and HTTP probes.
+ */
 export interface Pod {
   kind: 'Pod';
   namespace: string;
   name: string;
   serviceAccount: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** Container ports by name. */
+  ports: Map<string, number>;
+  probes: ProbePath[];
   source: string;
 }
 
-export type KnownObject = Service | EndpointSlice | Route | Pod;
+export type KnownObject = Service | EndpointSlice | Route | Pod | PolicyObject;
 
 /** Objects of these kinds are understood; the key is `${apiVersion}/${kind}`. */
-export const KNOWN_KINDS = new Set(['v1/Service', 'v1/Pod', 'discovery.k8s.io/v1/EndpointSlice', ...ROUTE_KINDS]);
+export const KNOWN_KINDS = new Set(['v1/Service', 'v1/Pod', 'discovery.k8s.io/v1/EndpointSlice', ...ROUTE_KINDS, ...POLICY_KINDS]);
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -115,6 +132,14 @@ export function parseObject(raw: unknown, file: string, line: number): ParsedObj
   const labels = c.stringMap(meta.labels, 'metadata.labels');
   const spec = raw.spec;
 
+  if ((POLICY_KINDS as readonly string[]).includes(`${apiVersion}/${kind}`)) {
+    const created = typeof meta.creationTimestamp === 'string' ? Date.parse(meta.creationTimestamp) : undefined;
+    if (meta.creationTimestamp !== undefined && (created === undefined || Number.isNaN(created))) c.fail('metadata.creationTimestamp', 'must be an RFC 3339 time');
+    const policy = parsePolicy(apiVersion as string, kind as string, spec, c, { namespace, name, annotations, created, source: file, line });
+    if (c.errors.length || !policy) return { errors: c.errors };
+    return { object: policy, errors: [] };
+  }
+
   if (kind === 'HTTPRoute' || kind === 'GRPCRoute') {
     const created = typeof meta.creationTimestamp === 'string' ? Date.parse(meta.creationTimestamp) : undefined;
     if (meta.creationTimestamp !== undefined && (created === undefined || Number.isNaN(created))) c.fail('metadata.creationTimestamp', 'must be an RFC 3339 time');
@@ -128,8 +153,26 @@ export function parseObject(raw: unknown, file: string, line: number): ParsedObj
     const podSpec = isObj(spec) ? spec : {};
     const sa = podSpec.serviceAccountName === undefined ? 'default' : c.string(podSpec.serviceAccountName, 'spec.serviceAccountName');
     if (sa !== undefined && !/^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/.test(sa)) c.fail('spec.serviceAccountName', `'${sa}' is not a ServiceAccount name`);
+    const ports = new Map<string, number>();
+    const probes: ProbePath[] = [];
+    c.array(podSpec.containers, 'spec.containers').forEach((ct, i) => {
+      const f = `spec.containers[${i}]`;
+      if (!isObj(ct)) { c.fail(f, 'must be a map'); return; }
+      c.array(ct.ports, `${f}.ports`).forEach((p, j) => {
+        if (!isObj(p)) { c.fail(`${f}.ports[${j}]`, 'must be a map'); return; }
+        const n = c.port(p.containerPort, `${f}.ports[${j}].containerPort`);
+        if (typeof p.name === 'string' && n !== undefined) ports.set(p.name, n);
+      });
+      for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe']) {
+        const get = isObj(ct[probe]) ? (ct[probe] as Record<string, unknown>).httpGet : undefined;
+        if (!isObj(get)) continue;
+        const port = typeof get.port === 'number' || typeof get.port === 'string' ? get.port : undefined;
+        if (port === undefined) { c.fail(`${f}.${probe}.httpGet.port`, 'is required'); continue; }
+        probes.push({ port, path: typeof get.path === 'string' && get.path !== '' ? get.path : '/' });
+      }
+    });
     if (c.errors.length || sa === undefined) return { errors: c.errors };
-    return { object: { kind: 'Pod', namespace, name, serviceAccount: sa, source: file }, errors: [] };
+    return { object: { kind: 'Pod', namespace, name, serviceAccount: sa, labels, annotations, ports, probes, source: file }, errors: [] };
   }
 
   if (kind === 'Service') {

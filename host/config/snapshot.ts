@@ -2,6 +2,7 @@
 // Snapshots are immutable; a change produces a new one, swapped in whole.
 import { ConfigError, type EndpointSlice, type KnownObject, type Pod, type Service } from './objects.js';
 import { routeKey, type Route } from '../route/model.js';
+import type { AuthorizationPolicy, MeshTLSAuthentication, Namespace, NetworkAuthentication, Server } from '../policy/model.js';
 
 export class Snapshot {
   readonly services = new Map<string, Service>();
@@ -12,6 +13,12 @@ export class Snapshot {
   readonly pods = new Map<string, Pod>();
   /** Routes by the "namespace/name" of each Service a parentRef names. */
   readonly routesByService = new Map<string, Route[]>();
+  /** Policy resources (policy.linkerd.io), by "namespace/name"; Namespaces by name. */
+  readonly servers = new Map<string, Server>();
+  readonly authorizationPolicies = new Map<string, AuthorizationPolicy>();
+  readonly meshTLSAuthentications = new Map<string, MeshTLSAuthentication>();
+  readonly networkAuthentications = new Map<string, NetworkAuthentication>();
+  readonly namespaces = new Map<string, Namespace>();
   readonly objectCount: number;
 
   constructor(objects: KnownObject[]) {
@@ -19,6 +26,11 @@ export class Snapshot {
       if (o.kind === 'Service') this.services.set(`${o.namespace}/${o.name}`, o);
       else if (o.kind === 'EndpointSlice') push(this.slices, `${o.namespace}/${o.serviceName}`, o);
       else if (o.kind === 'Pod') this.pods.set(`${o.namespace}/${o.name}`, o);
+      else if (o.kind === 'Server') this.servers.set(`${o.namespace}/${o.name}`, o);
+      else if (o.kind === 'AuthorizationPolicy') this.authorizationPolicies.set(`${o.namespace}/${o.name}`, o);
+      else if (o.kind === 'MeshTLSAuthentication') this.meshTLSAuthentications.set(`${o.namespace}/${o.name}`, o);
+      else if (o.kind === 'NetworkAuthentication') this.networkAuthentications.set(`${o.namespace}/${o.name}`, o);
+      else if (o.kind === 'Namespace') this.namespaces.set(o.name, o);
       else {
         this.routes.push(o);
         const seen = new Set<string>();

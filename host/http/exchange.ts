@@ -112,6 +112,11 @@ export class Exchange implements StreamHandler {
   grpcStatus = -1;
   /** Set when the exchange was cut short by a reset. */
   error: RequestError | null = null;
+  /** The inbound authorization decision, when policy decided: 'audit' is a would-be denial let through. */
+  authz: 'allow' | 'deny' | 'audit' | null = null;
+  /** Inbound: the client's proven mesh identity and its address, as policy saw them. */
+  clientId: string | null = null;
+  clientAddr: string | null = null;
 
   constructor(down: HttpStream) {
     this.down = down;

@@ -30,6 +30,8 @@ import type { HttpStream } from '../http/stream.js';
 import type { HostPort } from '../config/address.js';
 import type { RuleRef } from '../route/precedence.js';
 import type { RequestScope, Labels } from '../metrics/http-metrics.js';
+import { compilePortPolicy, decide, denialReason, type InboundPolicyConfig, type PortPolicy } from '../policy/inbound-policy.js';
+import type { H1ServerStream } from '../transport/h1-server.js';
 
 /**
  * What the inbound knows of one :authority under the current config, worked out once: the Service
@@ -51,6 +53,8 @@ export interface InboundOptions extends ListenerOptions {
   resolver?: Resolver;
   /** Terminates mesh mTLS (connections offering the mesh ALPN); other TLS passes through. */
   meshTls?: MeshTls;
+  /** Authorization policy for the application's port (Servers, AuthorizationPolicies, defaults). */
+  policy?: InboundPolicyConfig;
 }
 
 /** Connections to the local application: loopback, no mesh TLS. */
@@ -70,6 +74,8 @@ export class Inbound extends HttpListener {
   private appAddr: string;
   /** Counts connections to the application (undefined: metrics off). */
   private appTracker: ((s: net.Socket) => void) | undefined;
+  private policyOf: Snapshot | null | undefined = undefined;
+  private portPolicyCache: PortPolicy | null = null;
 
   constructor(private options: InboundOptions) {
     // RFC 8441: WebSockets from other sidecars arrive as extended CONNECT
@@ -129,9 +135,59 @@ export class Inbound extends HttpListener {
     exchange.setScope(s);
   }
 
+  /** The port's compiled policy under the current config (null: no policy configured). */
+  portPolicy(): PortPolicy | null {
+    const config = this.options.policy;
+    if (config === undefined) return null;
+    const snapshot = this.options.snapshot?.() ?? null;
+    if (snapshot !== this.policyOf || this.portPolicyCache === null) {
+      this.policyOf = snapshot;
+      const t = this.telemetry;
+      this.portPolicyCache = snapshot === null ? null : compilePortPolicy(snapshot, config, t !== null && t.metricsEnabled ? t.authz : null);
+    }
+    return this.portPolicyCache;
+  }
+
+  /**
+   * The authorization of a client (mesh identity `peer`, or null) from `address`: true to go on;
+   * false when denied (counted; the caller refuses). `probePath`: the path of a GET, for probes.
+   */
+  private authorize(exchange: Exchange | null, peer: string | null, address: string, probePath: string | null, tcp: boolean): boolean {
+    const pp = this.portPolicy();
+    if (pp === null) return true;
+    const d = decide(pp, peer, address, probePath);
+    if (d.allowed) {
+      const cell = tcp ? d.authz?.tcpAllow : d.authz?.httpAllow;
+      if (cell) cell.value++;
+      if (exchange !== null) exchange.authz = d.audit ? 'audit' : 'allow';
+      return true;
+    }
+    const cell = tcp ? pp.tcpDeny : pp.httpDeny;
+    if (cell) cell.value++;
+    if (exchange !== null) {
+      exchange.authz = 'deny';
+      exchange.fail(ProxyErrorKind.FORBIDDEN, denialReason(pp, peer, address));
+    }
+    return false;
+  }
+
   protected route(exchange: Exchange, fields: FieldList, down: HttpStream, isH2: boolean): void {
     // the skiff-routed mark counts only from a peer sidecar: proven by mTLS when mesh TLS is on
     const peer = isH2 ? (down as H2Stream).session.peerIdentity : null;
+    if (this.options.policy !== undefined) {
+      const socket = isH2 ? (down as H2Stream).session.socket : (down as H1ServerStream).conn.socket;
+      const method = getField(fields, ':method');
+      const tunnel = method === 'CONNECT' && getField(fields, ':protocol') === undefined;
+      let probe: string | null = null;
+      if (method === 'GET') {
+        const path = getField(fields, ':path') ?? '';
+        const q = path.indexOf('?');
+        probe = q < 0 ? path : path.slice(0, q);
+      }
+      const address = socket.remoteAddress ?? '';
+      if (exchange.recorder !== null) { exchange.clientId = peer; exchange.clientAddr = address; }
+      if (!this.authorize(exchange, peer, address, probe, tunnel)) return;
+    }
     const trustMark = this.options.meshTls === undefined || peer !== null;
     const authority = this.authorityInfo(getField(fields, ':authority') ?? '');
     if ((!trustMark || getField(fields, ROUTED) === undefined) && this.options.snapshot) {
@@ -194,13 +250,18 @@ export class Inbound extends HttpListener {
 
   override accept(socket: net.Socket): void {
     // server-speaks-first protocols (MySQL, SMTP, …) would wait out detection: skip it
-    if (this.opaque) this.relay(socket, Buffer.alloc(0));
+    // a Server that declares its port opaque skips detection the same way
+    if (this.opaque || this.portPolicy()?.proxyProtocol === 'opaque') this.relay(socket, Buffer.alloc(0));
     else super.accept(socket);
   }
 
-  /** Opaque TCP to the application, counted on both sides. */
+  /** Opaque TCP to the application, counted on both sides: authorized first (denied: closed before a byte reaches it). */
   private relay(socket: net.Socket, initial: Buffer): void {
     this.trackAccepted(socket, null);
+    if (!this.authorize(null, null, socket.remoteAddress ?? '', null, true)) {
+      socket.destroy();
+      return;
+    }
     tunnelTcp(socket, initial, this.app.host, this.app.port, { track: this.appTracker });
   }
   protected onOpaque(socket: net.Socket, initial: Buffer): void {

@@ -7,6 +7,15 @@ import type * as PromClient from 'prom-client';
 import type { Telemetry } from './telemetry.js';
 import type { Histogram } from './histogram.js';
 import type { Labels } from './http-metrics.js';
+import { AUTHZ_FAMILIES, type AuthzFamily } from './authz-metrics.js';
+
+const AUTHZ_HELP: Record<AuthzFamily, string> = {
+  inbound_http_authz_allow_total: 'HTTP requests authorized by inbound policy',
+  inbound_http_authz_deny_total: 'HTTP requests denied by inbound policy',
+  inbound_tcp_authz_allow_total: 'TCP connections authorized by inbound policy',
+  inbound_tcp_authz_deny_total: 'TCP connections denied by inbound policy',
+  inbound_tcp_authz_terminate_total: 'TCP connections closed because a policy change withdrew their authorization',
+};
 
 interface Value { labels: Labels; value: number; metricName?: string }
 type Kind = 'counter' | 'gauge' | 'histogram';
@@ -70,6 +79,7 @@ function registryOf(t: Telemetry, version: string): PromClient.Registry {
       () => t.pools.all().map((p) => ({ labels: p.labels, value: p.stats.rejected }))),
     family('skiff_pool_queue_wait_seconds', 'How long queued requests waited for an upstream connection with room', 'histogram',
       () => { const out: Value[] = []; for (const p of t.pools.all()) histogramValues(out, 'skiff_pool_queue_wait_seconds', p.labels, p.stats.wait); return out; }),
+    ...AUTHZ_FAMILIES.map((name) => family(name, AUTHZ_HELP[name], 'counter', () => t.authz.all(name).map((c) => ({ labels: c.labels, value: c.value })))),
     family('skiff_tap_dropped_total', 'Tap summaries a slow listener missed', 'counter', () => [{ labels: {}, value: t.tap.dropped }]),
   ];
   for (const f of families) r.registerMetric(f);

@@ -22,6 +22,10 @@ export interface RequestSummary {
   target_addr?: string;
   route?: string;
   error?: string;
+  /** The client's address (inbound). */
+  client_addr?: string;
+  /** The inbound policy's decision when it was not a plain allow: 'deny', or 'audit' (a would-be denial let through). */
+  authz?: string;
 }
 
 /** Most listeners at once: each costs every request a filter match and a JSON line. */

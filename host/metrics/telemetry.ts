@@ -3,6 +3,7 @@
 import { HttpMetrics, type RequestScope, type Labels } from './http-metrics.js';
 import { TcpMetrics } from './tcp-metrics.js';
 import { PoolMetrics } from './pool-metrics.js';
+import { AuthzMetrics } from './authz-metrics.js';
 import { Tap, type RequestSummary } from './tap.js';
 import type { Exchange, ExchangeRecorder } from '../http/exchange.js';
 import { getField } from '../http/headers.js';
@@ -22,6 +23,7 @@ export class Telemetry {
   readonly http = new HttpMetrics();
   readonly tcp = new TcpMetrics();
   readonly pools = new PoolMetrics();
+  readonly authz = new AuthzMetrics();
   readonly tap = new Tap();
   readonly metricsEnabled: boolean;
   readonly accessLog: ((s: RequestSummary) => void) | null;
@@ -103,6 +105,9 @@ function summarize(direction: string, x: Exchange, latency: number): RequestSumm
     if (l.route_name) s.route = `${l.route_kind} ${l.route_namespace}/${l.route_name}`;
   }
   if (x.error !== null) s.error = x.error;
+  if (x.authz !== null && x.authz !== 'allow') s.authz = x.authz;
+  if (x.clientId !== null && s.client_id === undefined) s.client_id = x.clientId;
+  if (x.clientAddr !== null) s.client_addr = x.clientAddr;
   return s;
 }
 

@@ -1,0 +1,239 @@
+// The inbound side's authorization: for the port traffic is for, which Server (if any) selects this
+// proxy's Pod there, which AuthorizationPolicies apply to it (targeting the Server or its
+// Namespace), and what clients no policy admits get (the Server's accessPolicy, or the default
+// policy). Compiled once per configuration into a PortPolicy; a decision per request or connection
+// is then a walk over that port's few authorizations (no scan of every policy).
+import type { Snapshot } from '../config/snapshot.js';
+import type { Pod } from '../config/objects.js';
+import type { AuthzCell, AuthzMetrics } from '../metrics/authz-metrics.js';
+import type { Labels } from '../metrics/http-metrics.js';
+import { IdentityMatcher, NetworkMatcher, isLoopback, linkerdName } from './authn.js';
+import {
+  DEFAULT_POLICIES, DEFAULT_POLICY_ANNOTATION, POLICY_GROUP, type AuthorizationPolicy, type DefaultPolicy, type LabelSelector,
+  type ProxyProtocol, type Server,
+} from './model.js';
+
+export interface InboundPolicyConfig {
+  /** This proxy's Pod, NAMESPACE/NAME. */
+  namespace: string;
+  name: string;
+  /** The port traffic is for: the original destination port in a pod, the --app port on one machine. */
+  port: number;
+  /** --default-inbound-policy (all-unauthenticated unless set). */
+  defaultPolicy: DefaultPolicy;
+  /** --cluster-networks: what "cluster" means to the cluster-* policies. */
+  clusterNetworks: NetworkMatcher;
+  /** Whether connections from the loopback are trusted (a pod's own; never on a shared machine). */
+  trustLoopback: boolean;
+  trustDomain: string;
+}
+
+/** One way to be admitted: an AuthorizationPolicy, or a default policy. */
+export interface Authorization {
+  kind: 'authorizationpolicy' | 'default';
+  name: string;
+  /** Needs a mesh identity matching this (null: any client, identified or not). */
+  identity: IdentityMatcher | null;
+  /** Needs a source address in these networks (null: from anywhere). */
+  network: NetworkMatcher | null;
+  httpAllow: AuthzCell | null;
+  tcpAllow: AuthzCell | null;
+}
+
+export interface PortPolicy {
+  config: InboundPolicyConfig;
+  server: Server | null;
+  /** Linkerd's labels: srv_kind server (a Server) or default (a default policy), srv_name. */
+  srvKind: 'server' | 'default';
+  srvName: string;
+  /** The AuthorizationPolicies that apply (valid ones), in name order. */
+  authorizations: Authorization[];
+  /** What clients no AuthorizationPolicy admits get: a Server's accessPolicy, or the default policy. */
+  fallback: DefaultPolicy;
+  fallbackAuthz: Authorization | null;
+  /** GET paths of this port's HTTP probes (admitted as Linkerd admits them). */
+  probePaths: Set<string>;
+  probeAuthz: Authorization;
+  loopbackAuthz: Authorization;
+  /** Counted when audit lets in a client it would have refused. */
+  auditAuthz: Authorization;
+  proxyProtocol: ProxyProtocol;
+  /** What is wrong with the policy objects that concern this port (each grants nothing): for logs and skiff check. */
+  problems: string[];
+  httpDeny: AuthzCell | null;
+  tcpDeny: AuthzCell | null;
+  tcpTerminate: AuthzCell | null;
+}
+
+export interface Decision {
+  allowed: boolean;
+  /** Allowed only because the policy is audit: recorded as a would-be denial. */
+  audit: boolean;
+  authz: Authorization | null;
+}
+
+function selects(sel: LabelSelector, labels: Record<string, string>): boolean {
+  for (const [k, v] of Object.entries(sel.matchLabels)) if (labels[k] !== v) return false;
+  for (const e of sel.matchExpressions) {
+    const has = Object.hasOwn(labels, e.key);
+    if (e.operator === 'Exists' && !has) return false;
+    if (e.operator === 'DoesNotExist' && has) return false;
+    if (e.operator === 'In' && !(has && e.values.includes(labels[e.key]))) return false;
+    if (e.operator === 'NotIn' && has && e.values.includes(labels[e.key])) return false;
+  }
+  return true;
+}
+
+/** Whether a Server's port (number or container port name) is `port` on `pod`. */
+function portIs(p: number | string, port: number, pod: Pod | undefined): boolean {
+  return typeof p === 'number' ? p === port : pod?.ports.get(p) === port;
+}
+
+const isDefaultPolicy = (v: string | undefined): v is DefaultPolicy => v !== undefined && (DEFAULT_POLICIES as readonly string[]).includes(v);
+
+/** The Servers in this Pod's namespace that select it on `port`, oldest first. */
+export function serversFor(snapshot: Snapshot, namespace: string, pod: Pod | undefined, port: number): Server[] {
+  const labels = pod?.labels ?? {};
+  return [...snapshot.servers.values()]
+    .filter((s) => s.namespace === namespace && selects(s.podSelector, labels) && portIs(s.port, port, pod))
+    .sort((a, b) => a.created - b.created || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Builds an AuthorizationPolicy's requirement; a string says why it grants nothing. */
+function compileAuthorization(snapshot: Snapshot, p: AuthorizationPolicy, td: string): Omit<Authorization, 'httpAllow' | 'tcpAllow'> | string {
+  let identity: IdentityMatcher | null = null;
+  let network: NetworkMatcher | null = null;
+  let identitySources = 0, networkSources = 0;
+  for (const r of p.requiredAuthenticationRefs) {
+    if (r.kind === 'MeshTLSAuthentication') {
+      const m = snapshot.meshTLSAuthentications.get(`${r.namespace}/${r.name}`);
+      if (!m) return `requiredAuthenticationRefs names MeshTLSAuthentication ${r.namespace}/${r.name}, which does not exist`;
+      identitySources++;
+      identity = new IdentityMatcher();
+      for (const id of m.identities) identity.add(id);
+      for (const ref of m.identityRefs) {
+        if (ref.kind === 'ServiceAccount') identity.addServiceAccount(ref.namespace, ref.name, td);
+        else identity.addNamespace(ref.name, td);
+      }
+    } else if (r.kind === 'NetworkAuthentication') {
+      const n = snapshot.networkAuthentications.get(`${r.namespace}/${r.name}`);
+      if (!n) return `requiredAuthenticationRefs names NetworkAuthentication ${r.namespace}/${r.name}, which does not exist`;
+      networkSources++;
+      network = new NetworkMatcher(n.networks);
+    } else {
+      identitySources++;
+      identity = new IdentityMatcher();
+      identity.addServiceAccount(r.namespace, r.name, td);
+    }
+  }
+  if (identitySources > 1) return 'requiredAuthenticationRefs names more than one identity source (MeshTLSAuthentication or ServiceAccount)';
+  if (networkSources > 1) return 'requiredAuthenticationRefs names more than one NetworkAuthentication';
+  return { kind: 'authorizationpolicy', name: p.name, identity, network };
+}
+
+/** What a default policy requires, as an Authorization (null for deny: nothing is admitted). */
+function defaultAuthorization(policy: DefaultPolicy, cluster: NetworkMatcher): Omit<Authorization, 'httpAllow' | 'tcpAllow'> | null {
+  const any = new IdentityMatcher();
+  any.add('*');
+  switch (policy) {
+    case 'all-unauthenticated': return { kind: 'default', name: policy, identity: null, network: null };
+    case 'all-authenticated': return { kind: 'default', name: policy, identity: any, network: null };
+    case 'cluster-unauthenticated': return { kind: 'default', name: policy, identity: null, network: cluster };
+    case 'cluster-authenticated': return { kind: 'default', name: policy, identity: any, network: cluster };
+    case 'deny': case 'audit': return null;
+  }
+}
+
+/** The default policy of a Pod: its annotation, else its Namespace's, else the flag. */
+export function defaultPolicyOf(snapshot: Snapshot, config: InboundPolicyConfig, pod: Pod | undefined, problems: string[]): DefaultPolicy {
+  const fromPod = pod?.annotations[DEFAULT_POLICY_ANNOTATION];
+  if (fromPod !== undefined) {
+    if (isDefaultPolicy(fromPod)) return fromPod;
+    problems.push(`Pod ${config.namespace}/${config.name}: ${DEFAULT_POLICY_ANNOTATION} '${fromPod}' is not one of ${DEFAULT_POLICIES.join(', ')}`);
+  }
+  const fromNs = snapshot.namespaces.get(config.namespace)?.annotations[DEFAULT_POLICY_ANNOTATION];
+  if (fromNs !== undefined) {
+    if (isDefaultPolicy(fromNs)) return fromNs;
+    problems.push(`Namespace ${config.namespace}: ${DEFAULT_POLICY_ANNOTATION} '${fromNs}' is not one of ${DEFAULT_POLICIES.join(', ')}`);
+  }
+  return config.defaultPolicy;
+}
+
+/** Compiles the policy of the configured port under `snapshot`; metric cells from `metrics` (null: none). */
+export function compilePortPolicy(snapshot: Snapshot, config: InboundPolicyConfig, metrics: AuthzMetrics | null): PortPolicy {
+  const problems: string[] = [];
+  const pod = snapshot.pods.get(`${config.namespace}/${config.name}`);
+  const servers = serversFor(snapshot, config.namespace, pod, config.port);
+  const server = servers[0] ?? null;
+  if (servers.length > 1) {
+    problems.push(`Servers ${servers.map((s) => `${s.namespace}/${s.name}`).join(', ')} all select port ${config.port} of Pod ${config.namespace}/${config.name}; the oldest, ${server!.name}, applies`);
+  }
+  const defaultPolicy = defaultPolicyOf(snapshot, config, pod, problems);
+  const srvKind = server ? 'server' : 'default';
+  const srvName = server ? server.name : defaultPolicy;
+  const target = `0.0.0.0:${config.port}`;
+  const base: Labels = { target_addr: target, srv_group: server ? POLICY_GROUP : '', srv_kind: srvKind, srv_name: srvName };
+  const httpBase: Labels = { ...base, route_group: '', route_kind: 'default', route_name: 'default' };
+  const cells = (a: Omit<Authorization, 'httpAllow' | 'tcpAllow'>): Authorization => ({
+    ...a,
+    httpAllow: metrics?.cell('inbound_http_authz_allow_total', { ...httpBase, authz_group: a.kind === 'default' ? '' : POLICY_GROUP, authz_kind: a.kind, authz_name: a.name }) ?? null,
+    tcpAllow: metrics?.cell('inbound_tcp_authz_allow_total', { ...base, authz_group: a.kind === 'default' ? '' : POLICY_GROUP, authz_kind: a.kind, authz_name: a.name }) ?? null,
+  });
+  const authorizations: Authorization[] = [];
+  if (server) {
+    const applying = [...snapshot.authorizationPolicies.values()].filter((p) => p.namespace === server.namespace &&
+      ((p.targetRef.kind === 'Server' && p.targetRef.group === POLICY_GROUP && p.targetRef.name === server.name) ||
+        (p.targetRef.kind === 'Namespace' && p.targetRef.name === server.namespace)))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const p of applying) {
+      const a = compileAuthorization(snapshot, p, config.trustDomain);
+      if (typeof a === 'string') problems.push(`AuthorizationPolicy ${p.namespace}/${p.name} grants nothing: ${a}`);
+      else authorizations.push(cells(a));
+    }
+  }
+  const fallback = server ? server.accessPolicy : defaultPolicy;
+  const f = defaultAuthorization(fallback, config.clusterNetworks);
+  const probePaths = new Set<string>();
+  for (const pr of pod?.probes ?? []) if (portIs(pr.port, config.port, pod)) probePaths.add(pr.path);
+  return {
+    config, server, srvKind, srvName, authorizations, fallback,
+    fallbackAuthz: f ? cells(f) : null,
+    probePaths,
+    probeAuthz: cells({ kind: 'default', name: 'probe', identity: null, network: null }),
+    loopbackAuthz: cells({ kind: 'default', name: 'localhost', identity: null, network: null }),
+    auditAuthz: cells({ kind: 'default', name: 'audit', identity: null, network: null }),
+    proxyProtocol: server?.proxyProtocol ?? 'unknown',
+    problems,
+    httpDeny: metrics?.cell('inbound_http_authz_deny_total', httpBase) ?? null,
+    tcpDeny: metrics?.cell('inbound_tcp_authz_deny_total', base) ?? null,
+    tcpTerminate: metrics?.cell('inbound_tcp_authz_terminate_total', base) ?? null,
+  };
+}
+
+function admits(a: Authorization, id: string | null, name: string | undefined, address: string): boolean {
+  if (a.identity !== null && (id === null || !a.identity.matches(id, name))) return false;
+  if (a.network !== null && !a.network.matches(address)) return false;
+  return true;
+}
+
+/**
+ * Who may pass: a client with mesh identity `id` (null: none proven) from `address`. `probePath`
+ * is the path of a GET that may be one of the Pod's probes (null for anything else).
+ */
+export function decide(pp: PortPolicy, id: string | null, address: string, probePath: string | null): Decision {
+  if (pp.config.trustLoopback && isLoopback(address)) return { allowed: true, audit: false, authz: pp.loopbackAuthz };
+  const name = id === null ? undefined : linkerdName(id);
+  for (const a of pp.authorizations) if (admits(a, id, name, address)) return { allowed: true, audit: false, authz: a };
+  if (probePath !== null && pp.probePaths.has(probePath)) return { allowed: true, audit: false, authz: pp.probeAuthz };
+  const f = pp.fallbackAuthz;
+  if (f !== null && admits(f, id, name, address)) return { allowed: true, audit: false, authz: f };
+  if (pp.fallback === 'audit') return { allowed: true, audit: true, authz: pp.auditAuthz };
+  return { allowed: false, audit: false, authz: null };
+}
+
+/** Why a client was refused, for skiff-proxy-error and logs. */
+export function denialReason(pp: PortPolicy, id: string | null, address: string): string {
+  const who = id === null ? `an unauthenticated client at ${address}` : `${id} at ${address}`;
+  const what = pp.server ? `Server ${pp.server.namespace}/${pp.server.name}` : `the default policy ${pp.srvName}`;
+  return `${who} is not authorized by ${what} on port ${pp.config.port}`;
+}

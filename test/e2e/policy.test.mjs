@@ -1,0 +1,313 @@
+// Inbound authorization end to end, with mTLS on: clients with mesh identities alice and bob (their
+// own sidecars), and plaintext clients from an allowed and a denied network (127.0.0.2 and
+// 127.0.0.3, both this machine's loopback), against apps behind sidecars whose policy is Linkerd's
+// resources in the config directory: HTTP/1.1, HTTP/2, gRPC (@grpc/grpc-js) and raw TCP. Checks the
+// status or grpc-status, what the app received (nothing when denied), the metrics, the access log,
+// and policy changes applied live while requests flow.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import grpc from '@grpc/grpc-js';
+import { initTrust } from '../../dist/host/identity/trust.js';
+import { issueToken } from '../../dist/host/identity/token.js';
+import { createIdentityService } from '../../dist/host/control/identity-service.js';
+import { startProxy } from '../../dist/host/index.js';
+import { ConfigDir, serviceYaml, eventually } from '../helpers/mesh.mjs';
+import { renderMetricsOf } from '../helpers/prometheus.mjs';
+
+let dir, service, config, web, rpc, tcp, alice, bob, webApp, rpcApp, tcpApp;
+const webSeen = [];
+const access = [];
+let tcpSeen = 0;
+
+const id = (b) => b;
+const Svc = { call: { path: '/skiff.test.Echo/Call', requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id } };
+const Client = grpc.makeGenericClientConstructor(Svc, 'Echo');
+
+const slice = (name, port, sa) => `apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: ${name}-1
+  namespace: default
+  labels: {kubernetes.io/service-name: ${name}}
+  annotations: {skiff.io/meshed: "true", skiff.io/identity: "spiffe://cluster.local/ns/default/sa/${sa}"}
+addressType: IPv4
+ports: [{name: http, port: ${port}}]
+endpoints: [{addresses: [127.0.0.1]}]
+---
+`;
+const pod = (name, port) => `apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, namespace: default, labels: {app: ${name}}}
+spec:
+  serviceAccountName: ${name}
+  containers: [{name: app, image: app, ports: [{name: main, containerPort: ${port}}], livenessProbe: {httpGet: {path: /healthz, port: main}}}]
+---
+`;
+const server = (name, app, extra = '') => `apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: {name: ${name}, namespace: default}
+spec:
+  podSelector: {matchLabels: {app: ${app}}}
+  port: main
+${extra}---
+`;
+const authz = (name, server, refs) => `apiVersion: policy.linkerd.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: ${name}, namespace: default}
+spec:
+  targetRef: {group: policy.linkerd.io, kind: Server, name: ${server}}
+  requiredAuthenticationRefs: ${refs}
+---
+`;
+const MTLS = (name, ids) => `apiVersion: policy.linkerd.io/v1alpha1
+kind: MeshTLSAuthentication
+metadata: {name: ${name}, namespace: default}
+spec: {identities: [${ids.map((i) => `"${i}"`).join(', ')}]}
+---
+`;
+const NET = `apiVersion: policy.linkerd.io/v1alpha1
+kind: NetworkAuthentication
+metadata: {name: office, namespace: default}
+spec:
+  networks: [{cidr: 127.0.0.0/8, except: [127.0.0.3/32, 127.0.0.1/32]}]
+---
+`;
+const ALICE = 'alice.default.serviceaccount.identity.linkerd.cluster.local';
+const MESH_REF = (n) => `[{group: policy.linkerd.io, kind: MeshTLSAuthentication, name: ${n}}]`;
+const NET_REF = '[{group: policy.linkerd.io, kind: NetworkAuthentication, name: office}]';
+
+let base = '';
+/** Writes the policy part of the config and waits until `proxy` has applied it. */
+async function setPolicy(policy) {
+  const before = web.configGeneration;
+  config.write('policy.yaml', policy || '# none\n');
+  await eventually(() => web.configGeneration > before && rpc.configGeneration > 0 && tcp.configGeneration > 0, 5000);
+  await new Promise((r) => setTimeout(r, 120)); // every proxy polls; give the others a round too
+}
+
+async function proxyFor(sa, extra) {
+  const tokenFile = join(dir, `${sa}.token`);
+  writeFileSync(tokenFile, issueToken(readFileSync(join(dir, 'tokens.key'), 'utf8'), { namespace: 'default', name: sa }));
+  return startProxy({
+    inbound: '127.0.0.1:0', outbound: '127.0.0.1:0', admin: null, workload: `default/${sa}`, config: config.dir, configPollMs: 50,
+    identity: { addr: `127.0.0.1:${service.address().port}`, tokenFile, trustAnchorsFile: join(dir, 'trust-anchors.pem') }, ...extra,
+  });
+}
+
+test.before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'skiff-policy-'));
+  await initTrust(dir);
+  service = await createIdentityService({ identityDir: dir });
+  await new Promise((r) => service.listen(0, '127.0.0.1', r));
+  webApp = http.createServer((req, res) => { webSeen.push({ path: req.url, client: req.headers['skiff-client-id'] ?? null }); res.end('web ok'); });
+  await new Promise((r) => webApp.listen(0, '127.0.0.1', r));
+  rpcApp = new grpc.Server();
+  rpcApp.addService(Svc, { call: (call, cb) => cb(null, Buffer.from(`rpc:${call.request}`)) });
+  const rpcPort = await new Promise((res, rej) => rpcApp.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+  tcpApp = net.createServer((s) => { s.once('data', () => { tcpSeen++; }); s.pipe(s); });
+  await new Promise((r) => tcpApp.listen(0, '127.0.0.1', r));
+  config = new ConfigDir();
+  config.write('policy.yaml', '# none\n');
+  web = await proxyFor('web', { app: `127.0.0.1:${webApp.address().port}`, accessLog: (s) => access.push(s) });
+  rpc = await proxyFor('rpc', { app: `127.0.0.1:${rpcPort}` });
+  tcp = await proxyFor('tcp', { app: `127.0.0.1:${tcpApp.address().port}` });
+  base = serviceYaml('web', 80) + '---\n' + slice('web', web.inbound.port, 'web') + serviceYaml('rpc', 50051, { appProtocol: 'grpc' }) + '---\n' + slice('rpc', rpc.inbound.port, 'rpc') +
+    pod('web', webApp.address().port) + pod('rpc', rpcPort) + pod('tcp', tcpApp.address().port);
+  config.write('mesh.yaml', base);
+  alice = await proxyFor('alice', { app: '127.0.0.1:1' });
+  bob = await proxyFor('bob', { app: '127.0.0.1:1' });
+  assert.ok(await eventually(async () => (await get(alice)).status === 200, 10_000), 'the mesh came up');
+});
+
+test.after(async () => {
+  for (const p of [alice, bob, web, rpc, tcp]) await p?.close();
+  webApp?.close();
+  rpcApp?.forceShutdown();
+  tcpApp?.close();
+  service?.close();
+  service?.closeAllConnections();
+  config?.remove();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** GET through a client's sidecar (mesh, mTLS) to web. */
+function get(client, path = '/') {
+  return new Promise((resolve) => {
+    http.get({ host: '127.0.0.1', port: client.outbound.port, path, headers: { host: 'web.default' }, agent: false }, (res) => {
+      let t = '';
+      res.on('data', (c) => { t += c; });
+      res.on('end', () => resolve({ status: res.statusCode, text: t, error: res.headers['skiff-proxy-error'] }));
+    }).on('error', (e) => resolve({ status: 0, text: e.message }));
+  });
+}
+/** Plaintext HTTP/1.1 straight to web's inbound, from a given loopback address. */
+function getFrom(localAddress, path = '/') {
+  return new Promise((resolve) => {
+    http.get({ host: '127.0.0.1', port: web.inbound.port, localAddress, path, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    }).on('error', (e) => resolve(e.code));
+  });
+}
+/** Plaintext HTTP/2 straight to web's inbound (an HTTP/1.1 app: the inbound answers before the app when denied). */
+function h2From(localAddress) {
+  return new Promise((resolve) => {
+    const c = http2.connect(`http://127.0.0.1:${web.inbound.port}`, { localAddress });
+    c.on('error', () => resolve('error'));
+    const req = c.request({ ':path': '/' });
+    let status = 0;
+    req.on('response', (h) => { status = h[':status']; });
+    req.resume();
+    req.on('close', () => { c.close(); resolve(status); });
+    req.end();
+  });
+}
+function callRpc(client) {
+  const c = new Client(`127.0.0.1:${client.outbound.port}`, grpc.credentials.createInsecure(), { 'grpc.default_authority': 'rpc.default.svc.cluster.local:50051' });
+  return new Promise((resolve) => c.call(Buffer.from('x'), (e, r) => { c.close(); resolve(e ? { code: e.code, details: e.details } : { code: 0, body: r.toString() }); }));
+}
+/** Raw TCP straight to the tcp sidecar's inbound from a loopback address: the echo, or 'closed' before any byte. */
+function tcpFrom(localAddress) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port: tcp.inbound.port, localAddress });
+    let got = '';
+    const timer = setTimeout(() => { s.destroy(); resolve(got || 'timeout'); }, 3000);
+    s.on('data', (c) => { got += c; if (got === 'hello tcp') { clearTimeout(timer); s.destroy(); resolve(got); } });
+    s.on('close', () => { clearTimeout(timer); resolve(got || 'closed'); });
+    s.on('error', () => {});
+    s.write('hello tcp');
+  });
+}
+
+test('no Server, default all-unauthenticated: everyone gets through', async () => {
+  await setPolicy('');
+  assert.is((await get(alice)).status, 200);
+  assert.is((await get(bob)).status, 200);
+  assert.is(await getFrom('127.0.0.3'), 200);
+  assert.is((await callRpc(bob)).code, 0);
+  assert.is(await tcpFrom('127.0.0.3'), 'hello tcp');
+});
+
+test('a Server with no authorization denies everyone (HTTP/1.1, HTTP/2, gRPC, TCP); the app sees nothing; probes pass', async () => {
+  await setPolicy(server('web', 'web') + server('rpc', 'rpc') + server('tcp', 'tcp'));
+  webSeen.length = 0;
+  tcpSeen = 0;
+  const denied = await get(alice);
+  assert.is(denied.status, 403);
+  assert.match(denied.error, /spiffe:\/\/cluster\.local\/ns\/default\/sa\/alice at .* is not authorized by Server default\/web/);
+  assert.is(await getFrom('127.0.0.2'), 403);
+  assert.is(await h2From('127.0.0.2'), 403);
+  const r = await callRpc(alice);
+  assert.is(r.code, grpc.status.PERMISSION_DENIED, JSON.stringify(r));
+  assert.is(await tcpFrom('127.0.0.2'), 'closed');
+  assert.equal(webSeen, []);
+  assert.is(tcpSeen, 0);
+  // the Pod's liveness probe path is admitted, as Linkerd admits probes
+  assert.is(await getFrom('127.0.0.3', '/healthz'), 200);
+  assert.is(await getFrom('127.0.0.3', '/healthz/x'), 403);
+});
+
+test('MeshTLSAuthentication by identity: alice yes, bob no; the app sees alice\'s proven identity', async () => {
+  await setPolicy(server('web', 'web') + server('rpc', 'rpc') + MTLS('alice', [ALICE]) + authz('alice-web', 'web', MESH_REF('alice')) + authz('alice-rpc', 'rpc', MESH_REF('alice')));
+  webSeen.length = 0;
+  assert.is((await get(alice)).status, 200);
+  assert.is((await get(bob)).status, 403);
+  assert.equal(webSeen, [{ path: '/', client: 'spiffe://cluster.local/ns/default/sa/alice' }]);
+  assert.is((await callRpc(alice)).code, 0);
+  assert.is((await callRpc(bob)).code, grpc.status.PERMISSION_DENIED);
+  assert.is(await getFrom('127.0.0.2'), 403, 'plaintext: no identity');
+});
+
+test('wildcard identities and ServiceAccount refs', async () => {
+  await setPolicy(server('web', 'web') + MTLS('all-default', ['*.default.serviceaccount.identity.linkerd.cluster.local']) + authz('ns', 'web', MESH_REF('all-default')));
+  assert.is((await get(alice)).status, 200);
+  assert.is((await get(bob)).status, 200);
+  await setPolicy(server('web', 'web') + authz('bob-sa', 'web', '[{kind: ServiceAccount, name: bob}]'));
+  assert.is((await get(alice)).status, 403);
+  assert.is((await get(bob)).status, 200);
+});
+
+test('NetworkAuthentication with except: plaintext from 127.0.0.2 allowed, from 127.0.0.3 denied (HTTP/1.1, HTTP/2, TCP)', async () => {
+  await setPolicy(server('web', 'web') + server('tcp', 'tcp') + NET + authz('office-web', 'web', NET_REF) + authz('office-tcp', 'tcp', NET_REF));
+  assert.is(await getFrom('127.0.0.2'), 200);
+  assert.is(await getFrom('127.0.0.3'), 403);
+  // HTTP/2 to an HTTP/1.1-only app: once admitted it fails at the app (502), not at the policy (403)
+  assert.is(await h2From('127.0.0.2'), 502);
+  assert.is(await h2From('127.0.0.3'), 403);
+  assert.is(await tcpFrom('127.0.0.2'), 'hello tcp');
+  assert.is(await tcpFrom('127.0.0.3'), 'closed');
+  // sidecars connect from 127.0.0.1: the exception
+  assert.is((await get(alice)).status, 403);
+});
+
+test('default policies through --default-inbound-policy (the proxy) and the Pod annotation; audit lets in and records', async () => {
+  const strict = await proxyFor('web', { app: `127.0.0.1:${webApp.address().port}`, policy: { defaultInboundPolicy: 'all-authenticated' }, workload: 'default/lonely' });
+  try {
+    const plain = (localAddress) => new Promise((resolve) => {
+      http.get({ host: '127.0.0.1', port: strict.inbound.port, localAddress, path: '/', agent: false }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); }).on('error', (e) => resolve(e.code));
+    });
+    assert.is(await plain('127.0.0.2'), 403, 'all-authenticated: a plaintext client is refused');
+  } finally { await strict.close(); }
+  // the annotation on web's Pod: audit — everyone allowed, denials recorded
+  config.write('mesh.yaml', base.replace('metadata: {name: web, namespace: default, labels: {app: web}}', 'metadata: {name: web, namespace: default, labels: {app: web}, annotations: {config.linkerd.io/default-inbound-policy: deny}}'));
+  await setPolicy('');
+  assert.is(await getFrom('127.0.0.2'), 403, 'the Pod annotation: deny');
+  await setPolicy(server('web', 'web', '  accessPolicy: audit\n'));
+  access.length = 0;
+  assert.is(await getFrom('127.0.0.3', '/audited'), 200);
+  const line = access.find((s) => s.path === '/audited');
+  assert.is(line?.authz, 'audit', JSON.stringify(line));
+  config.write('mesh.yaml', base);
+  await setPolicy('');
+});
+
+test('metrics and the access log: allows and denies with Linkerd\'s labels', async () => {
+  await setPolicy(server('web', 'web') + MTLS('alice', [ALICE]) + authz('alice-web', 'web', MESH_REF('alice')));
+  access.length = 0;
+  for (let i = 0; i < 3; i++) assert.is((await get(alice, '/m')).status, 200);
+  for (let i = 0; i < 2; i++) assert.is((await get(bob, '/m')).status, 403);
+  const text = await renderMetricsOf(web);
+  const allow = new RegExp(`inbound_http_authz_allow_total\\{target_addr="0\\.0\\.0\\.0:${webApp.address().port}",srv_group="policy\\.linkerd\\.io",srv_kind="server",srv_name="web",route_group="",route_kind="default",route_name="default",authz_group="policy\\.linkerd\\.io",authz_kind="authorizationpolicy",authz_name="alice-web"\\} (\\d+)`);
+  const deny = new RegExp(`inbound_http_authz_deny_total\\{target_addr="0\\.0\\.0\\.0:${webApp.address().port}",srv_group="policy\\.linkerd\\.io",srv_kind="server",srv_name="web",route_group="",route_kind="default",route_name="default"\\} (\\d+)`);
+  assert.ok(Number(allow.exec(text)?.[1]) >= 3, text.split('\n').filter((l) => l.includes('authz')).join('\n'));
+  assert.ok(Number(deny.exec(text)?.[1]) >= 2, text.split('\n').filter((l) => l.includes('authz')).join('\n'));
+  const denials = access.filter((s) => s.path === '/m' && s.authz === 'deny');
+  assert.is(denials.length, 2);
+  assert.is(denials[0].status, 403);
+  assert.is(denials[0].client_id, 'spiffe://cluster.local/ns/default/sa/bob');
+});
+
+test('changes apply live while requests flow: bob granted, then withdrawn', async () => {
+  await setPolicy(server('web', 'web') + MTLS('alice', [ALICE]) + authz('alice-web', 'web', MESH_REF('alice')));
+  let running = true;
+  const seen = { alice: new Set(), bob: [] };
+  const load = (async () => {
+    for (let i = 0; running && i < 5000; i++) {
+      seen.alice.add((await get(alice)).status);
+      seen.bob.push((await get(bob)).status);
+    }
+  })();
+  try {
+    await eventually(() => seen.bob.length > 5);
+    await setPolicy(server('web', 'web') + MTLS('alice', [ALICE]) + authz('alice-web', 'web', MESH_REF('alice')) + authz('bob-web', 'web', '[{kind: ServiceAccount, name: bob}]'));
+    const granted = seen.bob.length;
+    await eventually(() => seen.bob.slice(granted).includes(200));
+    await setPolicy(server('web', 'web') + MTLS('alice', [ALICE]) + authz('alice-web', 'web', MESH_REF('alice')));
+    const withdrawn = seen.bob.length;
+    await eventually(() => seen.bob.length > withdrawn + 5);
+    assert.is(seen.bob[seen.bob.length - 1], 403, 'withdrawn');
+  } finally {
+    running = false;
+    await load;
+  }
+  assert.equal([...seen.alice], [200], 'alice was never refused meanwhile');
+  assert.equal(new Set(seen.bob), new Set([403, 200]), 'bob: refused, then allowed, then refused — nothing else');
+});
+
+test.run();
