@@ -149,6 +149,8 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/.test(workload)) throw new Error(`--workload: expected NAMESPACE/NAME, got '${workload}'`);
 
   let snapshot = Snapshot.empty();
+  // set once the inbound exists: config updates re-check the TCP connections its policy admitted
+  let inboundRef: Inbound | null = null;
   let generation = 0;
   let source: DirectorySource | null = null;
   if (options.config) {
@@ -157,6 +159,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
       onUpdate: (s) => {
         snapshot = s;
         generation++;
+        inboundRef?.configChanged();
         logger.info(`config ${generation === 1 ? 'loaded' : 'updated'}`, { objects: s.objectCount, source: options.config, generation });
       },
       onError: (errors) => logger.error('config change rejected, still serving the last good config', { errors: errors.map(String) }),
@@ -195,7 +198,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     trustLoopback: options.policy?.trustLoopback ?? false,
     trustDomain: options.identity?.trustDomain ?? options.clusterDomain ?? 'cluster.local',
   };
-  const inbound = new Inbound({
+  const inbound = inboundRef = new Inbound({
     policy,
     app, detectTimeoutMs, session, pools: options.pools, underscoreHeaders: options.underscoreHeaders, responseTimeoutMs, opaque: options.opaquePorts?.includes(app.port) ?? false,
     snapshot: () => snapshot, resolver, meshTls, telemetry: telemetry ?? undefined,

@@ -114,6 +114,8 @@ export class Exchange implements StreamHandler {
   error: RequestError | null = null;
   /** The inbound authorization decision, when policy decided: 'audit' is a would-be denial let through. */
   authz: 'allow' | 'deny' | 'audit' | null = null;
+  /** Called once when the exchange is over, whoever else is told (e.g. the inbound forgetting a tunnel it admitted). */
+  onDone: (() => void) | null = null;
   /** Inbound: the client's proven mesh identity and its address, as policy saw them. */
   clientId: string | null = null;
   clientAddr: string | null = null;
@@ -408,6 +410,7 @@ export class Exchange implements StreamHandler {
     if (this.done) return;
     this.done = true;
     this.observer?.exchangeDone(this, ok);
+    if (this.onDone !== null) this.onDone();
     if (this.recorder !== null) {
       this.endedAt = performance.now();
       if (this.firstByteAt === 0) this.firstByteAt = this.endedAt;

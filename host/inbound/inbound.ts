@@ -76,6 +76,8 @@ export class Inbound extends HttpListener {
   private appTracker: ((s: net.Socket) => void) | undefined;
   private policyOf: Snapshot | null | undefined = undefined;
   private portPolicyCache: PortPolicy | null = null;
+  /** Open TCP connections and tunnels the policy admitted, to be closed if a change withdraws that. */
+  private admitted = new Map<object, { peer: string | null; address: string; close(): void }>();
 
   constructor(private options: InboundOptions) {
     // RFC 8441: WebSockets from other sidecars arrive as extended CONNECT
@@ -171,6 +173,22 @@ export class Inbound extends HttpListener {
     return false;
   }
 
+  /**
+   * The configuration changed: TCP connections and tunnels whose authorization is withdrawn are
+   * closed (counted as inbound_tcp_authz_terminate_total); HTTP requests meet the new policy anyway.
+   */
+  configChanged(): void {
+    if (this.admitted.size === 0) return;
+    const pp = this.portPolicy();
+    if (pp === null) return;
+    for (const [key, c] of this.admitted) {
+      if (decide(pp, c.peer, c.address, null).allowed) continue;
+      this.admitted.delete(key);
+      if (pp.tcpTerminate) pp.tcpTerminate.value++;
+      c.close();
+    }
+  }
+
   protected route(exchange: Exchange, fields: FieldList, down: HttpStream, isH2: boolean): void {
     // the skiff-routed mark counts only from a peer sidecar: proven by mTLS when mesh TLS is on
     const peer = isH2 ? (down as H2Stream).session.peerIdentity : null;
@@ -187,6 +205,10 @@ export class Inbound extends HttpListener {
       const address = socket.remoteAddress ?? '';
       if (exchange.recorder !== null) { exchange.clientId = peer; exchange.clientAddr = address; }
       if (!this.authorize(exchange, peer, address, probe, tunnel)) return;
+      if (tunnel) {
+        this.admitted.set(exchange, { peer, address, close: () => exchange.fail(ProxyErrorKind.FORBIDDEN, 'authorization withdrawn by a policy change') });
+        exchange.onDone = () => this.admitted.delete(exchange);
+      }
     }
     const trustMark = this.options.meshTls === undefined || peer !== null;
     const authority = this.authorityInfo(getField(fields, ':authority') ?? '');
@@ -258,9 +280,14 @@ export class Inbound extends HttpListener {
   /** Opaque TCP to the application, counted on both sides: authorized first (denied: closed before a byte reaches it). */
   private relay(socket: net.Socket, initial: Buffer): void {
     this.trackAccepted(socket, null);
-    if (!this.authorize(null, null, socket.remoteAddress ?? '', null, true)) {
+    const address = socket.remoteAddress ?? '';
+    if (!this.authorize(null, null, address, null, true)) {
       socket.destroy();
       return;
+    }
+    if (this.options.policy !== undefined) {
+      this.admitted.set(socket, { peer: null, address, close: () => socket.destroy() });
+      socket.once('close', () => this.admitted.delete(socket));
     }
     tunnelTcp(socket, initial, this.app.host, this.app.port, { track: this.appTracker });
   }

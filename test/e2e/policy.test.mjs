@@ -246,6 +246,21 @@ test('NetworkAuthentication with except: plaintext from 127.0.0.2 allowed, from 
   assert.is((await get(alice)).status, 403);
 });
 
+test('a TCP connection whose authorization is withdrawn is closed, and counted', async () => {
+  await setPolicy(server('tcp', 'tcp') + NET + authz('office-tcp', 'tcp', NET_REF));
+  const s = net.connect({ host: '127.0.0.1', port: tcp.inbound.port, localAddress: '127.0.0.2' });
+  s.on('error', () => {});
+  const echoed = await new Promise((resolve) => { s.once('data', (c) => resolve(String(c))); s.write('ping'); });
+  assert.is(echoed, 'ping');
+  const closed = new Promise((resolve) => s.once('close', () => resolve(true)));
+  await setPolicy(server('tcp', 'tcp'));
+  assert.ok(await Promise.race([closed, new Promise((r) => setTimeout(() => r(false), 3000))]), 'closed by the policy change');
+  const text = await renderMetricsOf(tcp);
+  assert.match(text, /inbound_tcp_authz_terminate_total\{target_addr="0\.0\.0\.0:\d+",srv_group="policy\.linkerd\.io",srv_kind="server",srv_name="tcp"\} 1/);
+  assert.match(text, /inbound_tcp_authz_allow_total\{[^}]*authz_name="office-tcp"\} [1-9]/);
+  assert.match(text, /inbound_tcp_authz_deny_total\{[^}]*srv_name="tcp"\} [1-9]/);
+});
+
 test('default policies through --default-inbound-policy (the proxy) and the Pod annotation; audit lets in and records', async () => {
   const strict = await proxyFor('web', { app: `127.0.0.1:${webApp.address().port}`, policy: { defaultInboundPolicy: 'all-authenticated' }, workload: 'default/lonely' });
   try {
