@@ -46,7 +46,13 @@ const COMMANDS: Record<string, string> = {
   stat: `usage: skiff stat [ADMIN_ADDR…] [--by route|peer|authority] [--watch [--interval 2s] [--count N]]
   golden metrics (success rate, RPS, latency p50/p95/p99) from one or more proxies' admin endpoints`,
   check: `usage: skiff check DIR
-  validate a config directory (every problem listed, route status included; exit 1 on any)`,
+  validate a config directory (every problem listed, route status and inbound policy included; exit 1 on any)`,
+  authz: `usage: skiff authz DIR --workload NAMESPACE/NAME [--port N] [--default-inbound-policy P] [--cluster-networks LIST] [--trust-loopback on|off]
+         skiff authz replay DIR --workload NAMESPACE/NAME --access-log FILE [--port N] [same flags]
+  the effective inbound authorization of a workload's port (each of its Pod's container ports without
+  --port): who is admitted, by which policy, in the order decisions are made. replay: judge traffic
+  already recorded in a Skiff access log by the policy in DIR, and print what it would deny, by client
+  and request, with counts — before anyone enforces it`,
   identity: `usage: skiff identity init DIR [--trust-domain cluster.local] [--root-days 3650] [--issuer-days 365]
          skiff identity token [DIR] NAMESPACE/SERVICEACCOUNT
   init: create the trust anchor, the issuer and the token secret (files 0600; never overwritten)
@@ -66,6 +72,7 @@ const SUMMARY: Record<string, string> = {
   tap: 'live request summaries from a proxy',
   stat: 'golden metrics per route or peer from proxies\' admin servers',
   check: 'validate a config directory',
+  authz: 'the effective inbound authorization of a workload; replay recorded traffic against a policy',
   identity: 'init the trust anchor and issuer; print a ServiceAccount token',
   control: 'the control plane\'s identity service',
   demo: 'serve HTTP/2 from the wasm core and check it',
@@ -278,6 +285,12 @@ async function main(argv: string[]): Promise<number> {
           }
         }
       }
+      if (r.snapshot) {
+        const { policyReport } = await import('./policy/report.js');
+        const report = policyReport(r.snapshot);
+        for (const l of report.lines) console.log(`policy: ${l}`);
+        all.push(...report.problems);
+      }
       if (all.length === 0 && r.snapshot) {
         console.log(`${positionals[0]}: ${r.snapshot.objectCount} objects, valid`);
         return 0;
@@ -285,6 +298,24 @@ async function main(argv: string[]): Promise<number> {
       for (const e of all) console.error(e);
       console.error(`${positionals[0]}: ${all.length} problem${all.length === 1 ? '' : 's'}`);
       return 1;
+    }
+    case 'authz': {
+      const replaying = rest[0] === 'replay';
+      const { values, positionals } = parseArgs({
+        args: replaying ? rest.slice(1) : rest, allowPositionals: true, strict: true,
+        options: {
+          workload: { type: 'string' }, port: { type: 'string' }, 'access-log': { type: 'string' },
+          'default-inbound-policy': { type: 'string', default: 'all-unauthenticated' }, 'cluster-networks': { type: 'string' },
+          'trust-loopback': { type: 'string', default: 'off' }, 'trust-domain': { type: 'string', default: 'cluster.local' },
+        },
+      });
+      if (positionals.length !== 1 || !values.workload || (replaying && !values['access-log'])) { console.error(COMMANDS.authz); return 2; }
+      const { runAuthz } = await import('./cli/authz.js');
+      return runAuthz({
+        dir: positionals[0], workload: values.workload, port: values.port, replayLog: replaying ? values['access-log'] : undefined,
+        defaultPolicy: values['default-inbound-policy']!, clusterNetworks: values['cluster-networks'], trustLoopback: values['trust-loopback']!,
+        trustDomain: values['trust-domain']!, out: (l) => console.log(l), err: (l) => console.error(l),
+      });
     }
     case 'control': {
       // the control plane: this issue's part is the identity service

@@ -36,6 +36,8 @@ export interface Authorization {
   identity: IdentityMatcher | null;
   /** Needs a source address in these networks (null: from anywhere). */
   network: NetworkMatcher | null;
+  /** Who it admits, for people (skiff authz, skiff check). */
+  who: string;
   httpAllow: AuthzCell | null;
   tcpAllow: AuthzCell | null;
 }
@@ -72,7 +74,7 @@ export interface Decision {
   authz: Authorization | null;
 }
 
-function selects(sel: LabelSelector, labels: Record<string, string>): boolean {
+export function selects(sel: LabelSelector, labels: Record<string, string>): boolean {
   for (const [k, v] of Object.entries(sel.matchLabels)) if (labels[k] !== v) return false;
   for (const e of sel.matchExpressions) {
     const has = Object.hasOwn(labels, e.key);
@@ -100,15 +102,17 @@ export function serversFor(snapshot: Snapshot, namespace: string, pod: Pod | und
 }
 
 /** Builds an AuthorizationPolicy's requirement; a string says why it grants nothing. */
-function compileAuthorization(snapshot: Snapshot, p: AuthorizationPolicy, td: string): Omit<Authorization, 'httpAllow' | 'tcpAllow'> | string {
+export function compileAuthorization(snapshot: Snapshot, p: AuthorizationPolicy, td: string): Omit<Authorization, 'httpAllow' | 'tcpAllow'> | string {
   let identity: IdentityMatcher | null = null;
   let network: NetworkMatcher | null = null;
   let identitySources = 0, networkSources = 0;
+  const who: string[] = [];
   for (const r of p.requiredAuthenticationRefs) {
     if (r.kind === 'MeshTLSAuthentication') {
       const m = snapshot.meshTLSAuthentications.get(`${r.namespace}/${r.name}`);
       if (!m) return `requiredAuthenticationRefs names MeshTLSAuthentication ${r.namespace}/${r.name}, which does not exist`;
       identitySources++;
+      who.push(`mesh identity ${[...m.identities, ...m.identityRefs.map((x) => `${x.kind} ${x.namespace}/${x.name}`)].join(' or ')} (MeshTLSAuthentication ${m.name})`);
       identity = new IdentityMatcher();
       for (const id of m.identities) identity.add(id);
       for (const ref of m.identityRefs) {
@@ -120,15 +124,17 @@ function compileAuthorization(snapshot: Snapshot, p: AuthorizationPolicy, td: st
       if (!n) return `requiredAuthenticationRefs names NetworkAuthentication ${r.namespace}/${r.name}, which does not exist`;
       networkSources++;
       network = new NetworkMatcher(n.networks);
+      who.push(`from ${n.networks.map((x) => `${x.cidr}${x.except.length ? ` except ${x.except.join(', ')}` : ''}`).join(' or ')} (NetworkAuthentication ${n.name})`);
     } else {
       identitySources++;
+      who.push(`ServiceAccount ${r.namespace}/${r.name}`);
       identity = new IdentityMatcher();
       identity.addServiceAccount(r.namespace, r.name, td);
     }
   }
   if (identitySources > 1) return 'requiredAuthenticationRefs names more than one identity source (MeshTLSAuthentication or ServiceAccount)';
   if (networkSources > 1) return 'requiredAuthenticationRefs names more than one NetworkAuthentication';
-  return { kind: 'authorizationpolicy', name: p.name, identity, network };
+  return { kind: 'authorizationpolicy', name: p.name, identity, network, who: who.length ? who.join(', ') : 'every client' };
 }
 
 /** What a default policy requires, as an Authorization (null for deny: nothing is admitted). */
@@ -136,10 +142,10 @@ function defaultAuthorization(policy: DefaultPolicy, cluster: NetworkMatcher): O
   const any = new IdentityMatcher();
   any.add('*');
   switch (policy) {
-    case 'all-unauthenticated': return { kind: 'default', name: policy, identity: null, network: null };
-    case 'all-authenticated': return { kind: 'default', name: policy, identity: any, network: null };
-    case 'cluster-unauthenticated': return { kind: 'default', name: policy, identity: null, network: cluster };
-    case 'cluster-authenticated': return { kind: 'default', name: policy, identity: any, network: cluster };
+    case 'all-unauthenticated': return { kind: 'default', name: policy, identity: null, network: null, who: 'every client' };
+    case 'all-authenticated': return { kind: 'default', name: policy, identity: any, network: null, who: 'any mesh identity' };
+    case 'cluster-unauthenticated': return { kind: 'default', name: policy, identity: null, network: cluster, who: 'every client from the cluster networks' };
+    case 'cluster-authenticated': return { kind: 'default', name: policy, identity: any, network: cluster, who: 'any mesh identity from the cluster networks' };
     case 'deny': case 'audit': return null;
   }
 }
@@ -199,9 +205,9 @@ export function compilePortPolicy(snapshot: Snapshot, config: InboundPolicyConfi
     config, server, srvKind, srvName, authorizations, fallback,
     fallbackAuthz: f ? cells(f) : null,
     probePaths,
-    probeAuthz: cells({ kind: 'default', name: 'probe', identity: null, network: null }),
-    loopbackAuthz: cells({ kind: 'default', name: 'localhost', identity: null, network: null }),
-    auditAuthz: cells({ kind: 'default', name: 'audit', identity: null, network: null }),
+    probeAuthz: cells({ kind: 'default', name: 'probe', identity: null, network: null, who: `every client, for GET ${[...probePaths].join(', ') || '(no probes)'}` }),
+    loopbackAuthz: cells({ kind: 'default', name: 'localhost', identity: null, network: null, who: 'every client on the loopback (--trust-loopback on)' }),
+    auditAuthz: cells({ kind: 'default', name: 'audit', identity: null, network: null, who: 'everyone else, recorded as would-be denials' }),
     proxyProtocol: server?.proxyProtocol ?? 'unknown',
     problems,
     httpDeny: metrics?.cell('inbound_http_authz_deny_total', httpBase) ?? null,
