@@ -16,6 +16,8 @@ export enum ProxyErrorKind {
   TIMEOUT,
   /** Denied by policy. */
   FORBIDDEN,
+  /** A Server with inbound routes, none of which the request matches (gRPC: NOT_FOUND, as Linkerd). */
+  NO_INBOUND_ROUTE,
   /** The configuration cannot serve the request (a route rule with no usable backend). */
   INTERNAL,
 }
@@ -27,6 +29,7 @@ const STATUS: Record<ProxyErrorKind, number> = {
   [ProxyErrorKind.BAD_GATEWAY]: 502,
   [ProxyErrorKind.TIMEOUT]: 504,
   [ProxyErrorKind.FORBIDDEN]: 403,
+  [ProxyErrorKind.NO_INBOUND_ROUTE]: 404,
   [ProxyErrorKind.INTERNAL]: 500,
 };
 // https://grpc.github.io/grpc/core/md_doc_statuscodes.html
@@ -37,6 +40,7 @@ const GRPC: Record<ProxyErrorKind, number> = {
   [ProxyErrorKind.BAD_GATEWAY]: 14,
   [ProxyErrorKind.TIMEOUT]: 4, // DEADLINE_EXCEEDED
   [ProxyErrorKind.FORBIDDEN]: 7, // PERMISSION_DENIED
+  [ProxyErrorKind.NO_INBOUND_ROUTE]: 5, // NOT_FOUND
   [ProxyErrorKind.INTERNAL]: 13, // INTERNAL
 };
 

@@ -76,6 +76,8 @@ export class Inbound extends HttpListener {
   private appTracker: ((s: net.Socket) => void) | undefined;
   private policyOf: Snapshot | null | undefined = undefined;
   private portPolicyCache: PortPolicy | null = null;
+  /** The Server's inbound routes loaded in the core (null: it has none). */
+  private serverRouter: Router | null = null;
   /** Open TCP connections and tunnels the policy admitted, to be closed if a change withdraws that. */
   private admitted = new Map<object, { peer: string | null; address: string; close(): void }>();
 
@@ -146,6 +148,12 @@ export class Inbound extends HttpListener {
       this.policyOf = snapshot;
       const t = this.telemetry;
       this.portPolicyCache = snapshot === null ? null : compilePortPolicy(snapshot, config, t !== null && t.metricsEnabled ? t.authz : null);
+      this.serverRouter?.free();
+      this.serverRouter = null;
+      const routes = this.portPolicyCache?.routes ?? [];
+      if (routes.length) {
+        try { this.serverRouter = new Router(routes); } catch { this.serverRouter = null; }
+      }
     }
     return this.portPolicyCache;
   }
@@ -154,18 +162,17 @@ export class Inbound extends HttpListener {
    * The authorization of a client (mesh identity `peer`, or null) from `address`: true to go on;
    * false when denied (counted; the caller refuses). `probePath`: the path of a GET, for probes.
    */
-  private authorize(exchange: Exchange | null, peer: string | null, address: string, probePath: string | null, tcp: boolean): boolean {
+  private authorize(exchange: Exchange | null, peer: string | null, address: string, probePath: string | null, tcp: boolean, route: RuleRef['route'] | null = null): boolean {
     const pp = this.portPolicy();
     if (pp === null) return true;
-    const d = decide(pp, peer, address, probePath);
+    const d = decide(pp, peer, address, probePath, route, tcp);
     if (d.allowed) {
       const cell = tcp ? d.authz?.tcpAllow : d.authz?.httpAllow;
       if (cell) cell.value++;
       if (exchange !== null) exchange.authz = d.audit ? 'audit' : 'allow';
       return true;
     }
-    const cell = tcp ? pp.tcpDeny : pp.httpDeny;
-    if (cell) cell.value++;
+    if (d.deny) d.deny.value++;
     if (exchange !== null) {
       exchange.authz = 'deny';
       exchange.fail(ProxyErrorKind.FORBIDDEN, denialReason(pp, peer, address));
@@ -204,7 +211,23 @@ export class Inbound extends HttpListener {
       }
       const address = socket.remoteAddress ?? '';
       if (exchange.recorder !== null) { exchange.clientId = peer; exchange.clientAddr = address; }
-      if (!this.authorize(exchange, peer, address, probe, tunnel)) return;
+      // a Server with inbound routes admits only requests that match one; its filters apply here
+      const pp = this.portPolicy();
+      let ref: RuleRef | null = null;
+      if (pp !== null && pp.routes.length > 0 && !tunnel) {
+        ref = this.serverRouter?.select(fields) ?? null;
+        if (ref === null) {
+          if (pp.routeNotFound) pp.routeNotFound.value++;
+          exchange.fail(ProxyErrorKind.NO_INBOUND_ROUTE, `no inbound route of Server ${pp.server!.namespace}/${pp.server!.name} matches the request`);
+          return;
+        }
+      }
+      if (!this.authorize(exchange, peer, address, probe, tunnel, ref?.route ?? null)) return;
+      if (ref !== null && ref.rule.filters.length > 0) {
+        const out = fields.slice();
+        if (!applyFilters(exchange, ref.rule.filters, fields, out, ref.prefix, this.app.port)) return;
+        fields = out;
+      }
       if (tunnel) {
         this.admitted.set(exchange, { peer, address, close: () => exchange.fail(ProxyErrorKind.FORBIDDEN, 'authorization withdrawn by a policy change') });
         exchange.onDone = () => this.admitted.delete(exchange);

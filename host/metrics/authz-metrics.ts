@@ -6,10 +6,10 @@
 // built per request. Cells outlive configurations, so counts survive a policy change.
 import type { Labels } from './http-metrics.js';
 
-export type AuthzFamily = 'inbound_http_authz_allow_total' | 'inbound_http_authz_deny_total' | 'inbound_tcp_authz_allow_total' |
-  'inbound_tcp_authz_deny_total' | 'inbound_tcp_authz_terminate_total';
+export type AuthzFamily = 'inbound_http_authz_allow_total' | 'inbound_http_authz_deny_total' | 'inbound_http_route_not_found_total' |
+  'inbound_tcp_authz_allow_total' | 'inbound_tcp_authz_deny_total' | 'inbound_tcp_authz_terminate_total';
 
-export const AUTHZ_FAMILIES: readonly AuthzFamily[] = ['inbound_http_authz_allow_total', 'inbound_http_authz_deny_total',
+export const AUTHZ_FAMILIES: readonly AuthzFamily[] = ['inbound_http_authz_allow_total', 'inbound_http_authz_deny_total', 'inbound_http_route_not_found_total',
   'inbound_tcp_authz_allow_total', 'inbound_tcp_authz_deny_total', 'inbound_tcp_authz_terminate_total'];
 
 export interface AuthzCell { readonly labels: Labels; value: number }

@@ -12,6 +12,7 @@ import { AUTHZ_FAMILIES, type AuthzFamily } from './authz-metrics.js';
 const AUTHZ_HELP: Record<AuthzFamily, string> = {
   inbound_http_authz_allow_total: 'HTTP requests authorized by inbound policy',
   inbound_http_authz_deny_total: 'HTTP requests denied by inbound policy',
+  inbound_http_route_not_found_total: 'HTTP requests to a Server with inbound routes that matched none of them',
   inbound_tcp_authz_allow_total: 'TCP connections authorized by inbound policy',
   inbound_tcp_authz_deny_total: 'TCP connections denied by inbound policy',
   inbound_tcp_authz_terminate_total: 'TCP connections closed because a policy change withdrew their authorization',

@@ -7,6 +7,7 @@ import type { Snapshot } from '../config/snapshot.js';
 import type { Pod } from '../config/objects.js';
 import type { AuthzCell, AuthzMetrics } from '../metrics/authz-metrics.js';
 import type { Labels } from '../metrics/http-metrics.js';
+import type { Route } from '../route/model.js';
 import { IdentityMatcher, NetworkMatcher, isLoopback, linkerdName } from './authn.js';
 import {
   DEFAULT_POLICIES, DEFAULT_POLICY_ANNOTATION, POLICY_GROUP, type AuthorizationPolicy, type DefaultPolicy, type LabelSelector,
@@ -48,8 +49,14 @@ export interface PortPolicy {
   /** Linkerd's labels: srv_kind server (a Server) or default (a default policy), srv_name. */
   srvKind: 'server' | 'default';
   srvName: string;
-  /** The AuthorizationPolicies that apply (valid ones), in name order. */
+  /** The AuthorizationPolicies that apply (valid ones), in name order, for requests on no route (TCP, or a Server without routes). */
   authorizations: Authorization[];
+  /** The Server's inbound HTTPRoutes/GRPCRoutes (parentRef the Server): with any, a request must match one. */
+  routes: Route[];
+  /** Per inbound route: the Server's authorizations and the route's own, labelled with the route. */
+  perRoute: Map<Route, { authorizations: Authorization[]; httpDeny: AuthzCell | null }>;
+  /** Requests a Server with routes found no route for (inbound_http_route_not_found_total). */
+  routeNotFound: AuthzCell | null;
   /** What clients no AuthorizationPolicy admits get: a Server's accessPolicy, or the default policy. */
   fallback: DefaultPolicy;
   fallbackAuthz: Authorization | null;
@@ -69,6 +76,8 @@ export interface PortPolicy {
 
 export interface Decision {
   allowed: boolean;
+  /** On a denial: the counter it goes to. */
+  deny: AuthzCell | null;
   /** Allowed only because the policy is audit: recorded as a would-be denial. */
   audit: boolean;
   authz: Authorization | null;
@@ -186,23 +195,47 @@ export function compilePortPolicy(snapshot: Snapshot, config: InboundPolicyConfi
     tcpAllow: metrics?.cell('inbound_tcp_authz_allow_total', { ...base, authz_group: a.kind === 'default' ? '' : POLICY_GROUP, authz_kind: a.kind, authz_name: a.name }) ?? null,
   });
   const authorizations: Authorization[] = [];
+  const serverLevel: Omit<Authorization, 'httpAllow' | 'tcpAllow'>[] = [];
+  const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  const routes = server ? serverRoutes(snapshot, server) : [];
+  const perRoute = new Map<Route, { authorizations: Authorization[]; httpDeny: AuthzCell | null }>();
   if (server) {
     const applying = [...snapshot.authorizationPolicies.values()].filter((p) => p.namespace === server.namespace &&
       ((p.targetRef.kind === 'Server' && p.targetRef.group === POLICY_GROUP && p.targetRef.name === server.name) ||
         (p.targetRef.kind === 'Namespace' && p.targetRef.name === server.namespace)))
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      .sort(byName);
     for (const p of applying) {
       const a = compileAuthorization(snapshot, p, config.trustDomain);
       if (typeof a === 'string') problems.push(`AuthorizationPolicy ${p.namespace}/${p.name} grants nothing: ${a}`);
-      else authorizations.push(cells(a));
+      else { serverLevel.push(a); authorizations.push(cells(a)); }
     }
+    for (const route of routes) {
+      // the route's labels; the Server's policies and the route's own admit requests on it
+      const routeHttp: Labels = { ...base, route_group: route.group, route_kind: route.kind, route_name: route.name };
+      const own = [...snapshot.authorizationPolicies.values()].filter((p) => p.namespace === route.namespace &&
+        p.targetRef.kind === route.kind && p.targetRef.name === route.name && (p.targetRef.group === route.group || p.targetRef.group === POLICY_GROUP || p.targetRef.group === 'gateway.networking.k8s.io'))
+        .sort(byName);
+      const list: Authorization[] = [];
+      for (const a of serverLevel) list.push(routeCells(a, routeHttp));
+      for (const p of own) {
+        const a = compileAuthorization(snapshot, p, config.trustDomain);
+        if (typeof a === 'string') problems.push(`AuthorizationPolicy ${p.namespace}/${p.name} grants nothing: ${a}`);
+        else list.push(routeCells(a, routeHttp));
+      }
+      perRoute.set(route, { authorizations: list, httpDeny: metrics?.cell('inbound_http_authz_deny_total', routeHttp) ?? null });
+    }
+  }
+  function routeCells(a: Omit<Authorization, 'httpAllow' | 'tcpAllow'>, l: Labels): Authorization {
+    return { ...a, httpAllow: metrics?.cell('inbound_http_authz_allow_total', { ...l, authz_group: a.kind === 'default' ? '' : POLICY_GROUP, authz_kind: a.kind, authz_name: a.name }) ?? null, tcpAllow: null };
   }
   const fallback = server ? server.accessPolicy : defaultPolicy;
   const f = defaultAuthorization(fallback, config.clusterNetworks);
   const probePaths = new Set<string>();
   for (const pr of pod?.probes ?? []) if (portIs(pr.port, config.port, pod)) probePaths.add(pr.path);
   return {
-    config, server, srvKind, srvName, authorizations, fallback,
+    config, server, srvKind, srvName, authorizations, routes, perRoute,
+    routeNotFound: server && routes.length ? metrics?.cell('inbound_http_route_not_found_total', base) ?? null : null,
+    fallback,
     fallbackAuthz: f ? cells(f) : null,
     probePaths,
     probeAuthz: cells({ kind: 'default', name: 'probe', identity: null, network: null, who: `every client, for GET ${[...probePaths].join(', ') || '(no probes)'}` }),
@@ -226,15 +259,25 @@ function admits(a: Authorization, id: string | null, name: string | undefined, a
  * Who may pass: a client with mesh identity `id` (null: none proven) from `address`. `probePath`
  * is the path of a GET that may be one of the Pod's probes (null for anything else).
  */
-export function decide(pp: PortPolicy, id: string | null, address: string, probePath: string | null): Decision {
-  if (pp.config.trustLoopback && isLoopback(address)) return { allowed: true, audit: false, authz: pp.loopbackAuthz };
+export function decide(pp: PortPolicy, id: string | null, address: string, probePath: string | null, route: Route | null = null, tcp = false): Decision {
+  if (pp.config.trustLoopback && isLoopback(address)) return { allowed: true, deny: null, audit: false, authz: pp.loopbackAuthz };
   const name = id === null ? undefined : linkerdName(id);
-  for (const a of pp.authorizations) if (admits(a, id, name, address)) return { allowed: true, audit: false, authz: a };
-  if (probePath !== null && pp.probePaths.has(probePath)) return { allowed: true, audit: false, authz: pp.probeAuthz };
+  const onRoute = route === null ? undefined : pp.perRoute.get(route);
+  const list = onRoute?.authorizations ?? pp.authorizations;
+  for (const a of list) if (admits(a, id, name, address)) return { allowed: true, deny: null, audit: false, authz: a };
+  // probes are admitted on a Server without routes, as Linkerd does (with routes, they need one)
+  if (probePath !== null && pp.routes.length === 0 && pp.probePaths.has(probePath)) return { allowed: true, deny: null, audit: false, authz: pp.probeAuthz };
   const f = pp.fallbackAuthz;
-  if (f !== null && admits(f, id, name, address)) return { allowed: true, audit: false, authz: f };
-  if (pp.fallback === 'audit') return { allowed: true, audit: true, authz: pp.auditAuthz };
-  return { allowed: false, audit: false, authz: null };
+  if (f !== null && admits(f, id, name, address)) return { allowed: true, deny: null, audit: false, authz: f };
+  if (pp.fallback === 'audit') return { allowed: true, deny: null, audit: true, authz: pp.auditAuthz };
+  return { allowed: false, deny: tcp ? pp.tcpDeny : onRoute?.httpDeny ?? pp.httpDeny, audit: false, authz: null };
+}
+
+/** The HTTPRoutes/GRPCRoutes whose parentRef is `server` (GRPCRoutes win when both attach, as for Services). */
+export function serverRoutes(snapshot: Snapshot, server: Server): Route[] {
+  const all = snapshot.routes.filter((r) => r.namespace === server.namespace &&
+    r.parentRefs.some((p) => p.group === POLICY_GROUP && p.kind === 'Server' && p.name === server.name && p.namespace === server.namespace));
+  return all.some((r) => r.kind === 'GRPCRoute') ? all.filter((r) => r.kind === 'GRPCRoute') : all;
 }
 
 /** Why a client was refused, for skiff-proxy-error and logs. */

@@ -26,7 +26,8 @@ const access = [];
 let tcpSeen = 0;
 
 const id = (b) => b;
-const Svc = { call: { path: '/skiff.test.Echo/Call', requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id } };
+const m = (path) => ({ path, requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id });
+const Svc = { call: m('/skiff.test.Echo/Call'), other: m('/skiff.test.Echo/Other') };
 const Client = grpc.makeGenericClientConstructor(Svc, 'Echo');
 
 const slice = (name, port, sa) => `apiVersion: discovery.k8s.io/v1
@@ -105,10 +106,13 @@ test.before(async () => {
   await initTrust(dir);
   service = await createIdentityService({ identityDir: dir });
   await new Promise((r) => service.listen(0, '127.0.0.1', r));
-  webApp = http.createServer((req, res) => { webSeen.push({ path: req.url, client: req.headers['skiff-client-id'] ?? null }); res.end('web ok'); });
+  webApp = http.createServer((req, res) => {
+    webSeen.push({ path: req.url, client: req.headers['skiff-client-id'] ?? null, ...(req.headers['x-route'] ? { route: req.headers['x-route'] } : {}) });
+    res.end('web ok');
+  });
   await new Promise((r) => webApp.listen(0, '127.0.0.1', r));
   rpcApp = new grpc.Server();
-  rpcApp.addService(Svc, { call: (call, cb) => cb(null, Buffer.from(`rpc:${call.request}`)) });
+  rpcApp.addService(Svc, { call: (call, cb) => cb(null, Buffer.from(`rpc:${call.request}`)), other: (call, cb) => cb(null, Buffer.from('other')) });
   const rpcPort = await new Promise((res, rej) => rpcApp.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
   tcpApp = net.createServer((s) => { s.once('data', () => { tcpSeen++; }); s.pipe(s); });
   await new Promise((r) => tcpApp.listen(0, '127.0.0.1', r));
@@ -168,9 +172,9 @@ function h2From(localAddress) {
     req.end();
   });
 }
-function callRpc(client) {
+function callRpc(client, method = 'call') {
   const c = new Client(`127.0.0.1:${client.outbound.port}`, grpc.credentials.createInsecure(), { 'grpc.default_authority': 'rpc.default.svc.cluster.local:50051' });
-  return new Promise((resolve) => c.call(Buffer.from('x'), (e, r) => { c.close(); resolve(e ? { code: e.code, details: e.details } : { code: 0, body: r.toString() }); }));
+  return new Promise((resolve) => c[method](Buffer.from('x'), (e, r) => { c.close(); resolve(e ? { code: e.code, details: e.details } : { code: 0, body: r.toString() }); }));
 }
 /** Raw TCP straight to the tcp sidecar's inbound from a loopback address: the echo, or 'closed' before any byte. */
 function tcpFrom(localAddress) {
@@ -280,6 +284,53 @@ test('default policies through --default-inbound-policy (the proxy) and the Pod 
   assert.is(line?.authz, 'audit', JSON.stringify(line));
   config.write('mesh.yaml', base);
   await setPolicy('');
+});
+
+test('a Server with inbound routes: only matching requests pass; policies on a route; its filters apply; gRPC NOT_FOUND', async () => {
+  const httpRoute = (name, path, extra = '') => `apiVersion: policy.linkerd.io/v1beta3
+kind: HTTPRoute
+metadata: {name: ${name}, namespace: default}
+spec:
+  parentRefs: [{group: policy.linkerd.io, kind: Server, name: web}]
+  rules:
+    - matches: [{path: {type: PathPrefix, value: ${path}}}]
+${extra}---
+`;
+  const routeAuthz = (name, route, refs, group = 'policy.linkerd.io', kind = 'HTTPRoute') => `apiVersion: policy.linkerd.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: ${name}, namespace: default}
+spec:
+  targetRef: {group: ${group}, kind: ${kind}, name: ${route}}
+  requiredAuthenticationRefs: ${refs}
+---
+`;
+  await setPolicy(server('web', 'web') + server('rpc', 'rpc') + MTLS('alice', [ALICE]) +
+    httpRoute('public', '/public', '      filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-route, value: public}]}}]\n') +
+    httpRoute('admin', '/admin') + routeAuthz('public-all', 'public', '[]') + routeAuthz('admin-alice', 'admin', MESH_REF('alice')) +
+    `apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: rpc-call, namespace: default}
+spec:
+  parentRefs: [{group: policy.linkerd.io, kind: Server, name: rpc}]
+  rules: [{matches: [{method: {service: skiff.test.Echo, method: Call}}]}]
+---
+` + routeAuthz('rpc-call-all', 'rpc-call', '[]', 'gateway.networking.k8s.io', 'GRPCRoute'));
+  webSeen.length = 0;
+  assert.is((await get(bob, '/public/x')).status, 200);
+  assert.is((await get(bob, '/admin')).status, 403);
+  assert.is((await get(alice, '/admin')).status, 200);
+  const none = await get(alice, '/elsewhere');
+  assert.is(none.status, 404);
+  assert.match(none.error, /no inbound route of Server default\/web matches/);
+  assert.is(await getFrom('127.0.0.3', '/public'), 200, 'a route open to everyone admits plaintext clients too');
+  assert.equal(webSeen.map((x) => `${x.path} ${x.route ?? '-'}`), ['/public/x public', '/admin -', '/public public']);
+  assert.is((await callRpc(bob)).code, 0, 'the GRPCRoute admits Call');
+  const other = await callRpc(bob, 'other');
+  assert.is(other.code, grpc.status.NOT_FOUND, JSON.stringify(other));
+  const text = await renderMetricsOf(web);
+  assert.match(text, /inbound_http_authz_allow_total\{[^}]*route_group="policy\.linkerd\.io",route_kind="HTTPRoute",route_name="admin",[^}]*authz_name="admin-alice"\} 1/);
+  assert.match(text, /inbound_http_authz_deny_total\{[^}]*route_kind="HTTPRoute",route_name="admin"\} 1/);
+  assert.match(text, /inbound_http_route_not_found_total\{[^}]*srv_name="web"\} 1/);
 });
 
 test('metrics and the access log: allows and denies with Linkerd\'s labels', async () => {
