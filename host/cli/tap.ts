@@ -13,11 +13,12 @@ export interface TapOptions {
 }
 
 export function formatSummary(s: RequestSummary): string {
-  const who = s.direction === 'inbound' ? (s.client_id ? ` from ${s.client_id}` : '') : (s.server_id ? ` to ${s.server_id}` : s.target_addr ? ` to ${s.target_addr}` : '');
+  const who = s.direction === 'inbound' ? (s.client_id ? ` from ${s.client_id}` : s.client_addr ? ` from ${s.client_addr}` : '') : (s.server_id ? ` to ${s.server_id}` : s.target_addr ? ` to ${s.target_addr}` : '');
   const grpc = s.grpc_status !== undefined ? ` grpc-status=${s.grpc_status}` : '';
   const err = s.error ? ` error=${s.error}` : '';
   const route = s.route ? ` route=${s.route}` : '';
-  return `${s.time} ${s.direction === 'inbound' ? 'in ' : 'out'} ${s.method} ${s.authority}${s.path} → ${s.status || '-'}${grpc} ${s.latency_ms.toFixed(1)}ms${who}${route}${err}`;
+  const authz = s.authz ? ` authz=${s.authz}` : '';
+  return `${s.time} ${s.direction === 'inbound' ? 'in ' : 'out'} ${s.method} ${s.authority}${s.path} → ${s.status || '-'}${grpc} ${s.latency_ms.toFixed(1)}ms${who}${route}${authz}${err}`;
 }
 
 export function runTap(o: TapOptions): Promise<number> {

@@ -251,7 +251,9 @@ test('NetworkAuthentication with except: plaintext from 127.0.0.2 allowed, from 
 });
 
 test('a TCP connection whose authorization is withdrawn is closed, and counted', async () => {
+  const terminated = async () => Number(/inbound_tcp_authz_terminate_total\{[^}]*srv_name="tcp"\} (\d+)/.exec(await renderMetricsOf(tcp))?.[1] ?? 0);
   await setPolicy(server('tcp', 'tcp') + NET + authz('office-tcp', 'tcp', NET_REF));
+  const before = await terminated();
   const s = net.connect({ host: '127.0.0.1', port: tcp.inbound.port, localAddress: '127.0.0.2' });
   s.on('error', () => {});
   const echoed = await new Promise((resolve) => { s.once('data', (c) => resolve(String(c))); s.write('ping'); });
@@ -259,8 +261,9 @@ test('a TCP connection whose authorization is withdrawn is closed, and counted',
   const closed = new Promise((resolve) => s.once('close', () => resolve(true)));
   await setPolicy(server('tcp', 'tcp'));
   assert.ok(await Promise.race([closed, new Promise((r) => setTimeout(() => r(false), 3000))]), 'closed by the policy change');
+  assert.ok(await terminated() > before, 'inbound_tcp_authz_terminate_total counted it');
   const text = await renderMetricsOf(tcp);
-  assert.match(text, /inbound_tcp_authz_terminate_total\{target_addr="0\.0\.0\.0:\d+",srv_group="policy\.linkerd\.io",srv_kind="server",srv_name="tcp"\} 1/);
+  assert.match(text, /inbound_tcp_authz_terminate_total\{target_addr="0\.0\.0\.0:\d+",srv_group="policy\.linkerd\.io",srv_kind="server",srv_name="tcp"\} [1-9]/);
   assert.match(text, /inbound_tcp_authz_allow_total\{[^}]*authz_name="office-tcp"\} [1-9]/);
   assert.match(text, /inbound_tcp_authz_deny_total\{[^}]*srv_name="tcp"\} [1-9]/);
 });
@@ -336,6 +339,8 @@ spec:
 test('metrics and the access log: allows and denies with Linkerd\'s labels', async () => {
   await setPolicy(server('web', 'web') + MTLS('alice', [ALICE]) + authz('alice-web', 'web', MESH_REF('alice')));
   access.length = 0;
+  const tapped = [];
+  const stop = web.telemetry.tap.listen({ filter: {}, send: (s) => { tapped.push(s); return true; } });
   for (let i = 0; i < 3; i++) assert.is((await get(alice, '/m')).status, 200);
   for (let i = 0; i < 2; i++) assert.is((await get(bob, '/m')).status, 403);
   const text = await renderMetricsOf(web);
@@ -347,6 +352,11 @@ test('metrics and the access log: allows and denies with Linkerd\'s labels', asy
   assert.is(denials.length, 2);
   assert.is(denials[0].status, 403);
   assert.is(denials[0].client_id, 'spiffe://cluster.local/ns/default/sa/bob');
+  stop();
+  const tapDenials = tapped.filter((x) => x.path === '/m' && x.authz === 'deny');
+  assert.is(tapDenials.length, 2, 'denials reach skiff tap too');
+  const { formatSummary } = await import('../../dist/host/cli/tap.js');
+  assert.match(formatSummary(tapDenials[0]), /^\S+ in  GET web\.default\/m → 403 [\d.]+ms from spiffe:\/\/cluster\.local\/ns\/default\/sa\/bob authz=deny$/);
 });
 
 test('changes apply live while requests flow: bob granted, then withdrawn', async () => {
