@@ -4,7 +4,7 @@
 // the effective table of one workload's ports; for `skiff authz replay`, recorded traffic judged
 // by a proposed policy.
 import type { Snapshot } from '../config/snapshot.js';
-import { compileAuthorization, compilePortPolicy, decide, selects, type InboundPolicyConfig, type PortPolicy } from './inbound-policy.js';
+import { compileAuthorization, compilePortPolicy, decide, selects, serverRoutes, type InboundPolicyConfig, type PortPolicy } from './inbound-policy.js';
 import { DEFAULT_POLICIES, DEFAULT_POLICY_ANNOTATION, POLICY_GROUP } from './model.js';
 
 /** Every Server with what applies to it, and every problem of the policy objects in `snapshot`. */
@@ -19,7 +19,13 @@ export function policyReport(snapshot: Snapshot, trustDomain = 'cluster.local'):
       const a = compileAuthorization(snapshot, p, trustDomain);
       return typeof a === 'string' ? [] : [`AuthorizationPolicy ${p.name}: ${a.who}`];
     });
-    lines.push(`Server ${s.namespace}/${s.name} (port ${s.port}, proxyProtocol ${s.proxyProtocol}): ${grants.length ? grants.join('; ') : 'no AuthorizationPolicy'}; anyone else: ${s.accessPolicy}`);
+    const routes = serverRoutes(snapshot, s).map((r) => {
+      const own = [...snapshot.authorizationPolicies.values()].filter((p) => p.namespace === r.namespace && p.targetRef.kind === r.kind && p.targetRef.name === r.name);
+      const g = own.flatMap((p) => { const a = compileAuthorization(snapshot, p, trustDomain); return typeof a === 'string' ? [] : [`AuthorizationPolicy ${p.name}: ${a.who}`]; });
+      return `${r.kind} ${r.name} (${g.length ? g.join('; ') : 'no AuthorizationPolicy of its own'})`;
+    });
+    lines.push(`Server ${s.namespace}/${s.name} (port ${s.port}, proxyProtocol ${s.proxyProtocol}): ${grants.length ? grants.join('; ') : 'no AuthorizationPolicy on the Server'}` +
+      `${routes.length ? `; inbound routes (a request must match one): ${routes.join(', ')}` : ''}; anyone else: ${s.accessPolicy}`);
   }
   for (const p of snapshot.authorizationPolicies.values()) {
     const t = p.targetRef;
@@ -55,8 +61,16 @@ export function authzTable(pp: PortPolicy): string[][] {
   const rows: string[][] = [];
   const port = String(pp.config.port);
   if (pp.config.trustLoopback) rows.push([port, srv, pp.proxyProtocol, 'default localhost', pp.loopbackAuthz.who]);
-  for (const a of pp.authorizations) rows.push([port, srv, pp.proxyProtocol, `AuthorizationPolicy ${a.name}`, a.who]);
-  if (pp.probePaths.size) rows.push([port, srv, pp.proxyProtocol, 'default probe', pp.probeAuthz.who]);
+  if (pp.routes.length === 0) for (const a of pp.authorizations) rows.push([port, srv, pp.proxyProtocol, `AuthorizationPolicy ${a.name}`, a.who]);
+  // with inbound routes a request must match one, and is admitted by the policies of the Server and of that route
+  for (const [route, r] of pp.perRoute) {
+    const label = `${route.kind} ${route.name}`;
+    if (r.authorizations.length === 0) rows.push([port, srv, pp.proxyProtocol, `${label}: no AuthorizationPolicy`, '(the fallback below)']);
+    for (const a of r.authorizations) rows.push([port, srv, pp.proxyProtocol, `${label}: AuthorizationPolicy ${a.name}`, a.who]);
+  }
+  if (pp.routes.length > 0) rows.push([port, srv, pp.proxyProtocol, 'no route matches', 'nobody (404; gRPC NOT_FOUND)']);
+  if (pp.probePaths.size && pp.routes.length === 0) rows.push([port, srv, pp.proxyProtocol, 'default probe', pp.probeAuthz.who]);
+  if (pp.routes.length > 0 && pp.authorizations.length > 0) for (const a of pp.authorizations) rows.push([port, srv, pp.proxyProtocol, `TCP: AuthorizationPolicy ${a.name}`, a.who]);
   if (pp.fallbackAuthz) rows.push([port, srv, pp.proxyProtocol, `default ${pp.fallback}`, pp.fallbackAuthz.who]);
   else rows.push([port, srv, pp.proxyProtocol, `default ${pp.fallback}`, pp.fallback === 'audit' ? pp.auditAuthz.who : 'nobody else (denied)']);
   return rows;

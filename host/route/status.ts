@@ -50,6 +50,14 @@ export function routeStatuses(snapshot: Snapshot): RouteStatus[] {
   for (const route of snapshot.routes) {
     const parents: ParentStatus[] = [];
     for (const p of route.parentRefs) {
+      if (p.group === 'policy.linkerd.io' && p.kind === 'Server') {
+        // an inbound route of a Server (policy): attached when the Server exists; backends do not apply
+        const ok = snapshot.servers.has(`${p.namespace}/${p.name}`);
+        parents.push({ parentRef: p, conditions: [ok
+          ? { type: 'Accepted', status: 'True', reason: 'Accepted', message: `inbound route of Server ${p.namespace}/${p.name}` }
+          : { type: 'Accepted', status: 'False', reason: 'NoMatchingParent', message: `Server ${p.namespace}/${p.name} does not exist` }] });
+        continue;
+      }
       if (p.group !== '' || p.kind !== 'Service') continue; // a Gateway's, not the mesh's
       let accepted: Condition = { type: 'Accepted', status: 'True', reason: 'Accepted', message: `attached to Service ${p.namespace}/${p.name}${portText(p)}` };
       const svc = snapshot.service(p.namespace, p.name);
@@ -83,10 +91,10 @@ export function routeStatuses(snapshot: Snapshot): RouteStatus[] {
 /** One line per route parent, for people: "HTTPRoute ns/name → Service ns/svc:80: Accepted, ResolvedRefs". */
 export function describeStatus(s: RouteStatus): { line: string; ok: boolean }[] {
   const r = s.route;
-  if (s.parents.length === 0) return [{ line: `${r.kind} ${r.namespace}/${r.name}: no Service parentRef (not a mesh route; ignored)`, ok: true }];
+  if (s.parents.length === 0) return [{ line: `${r.kind} ${r.namespace}/${r.name}: no Service or Server parentRef (not a mesh route; ignored)`, ok: true }];
   return s.parents.map((p) => {
     const bad = p.conditions.filter((c) => c.status === 'False');
-    const target = `Service ${p.parentRef.namespace}/${p.parentRef.name}${portText(p.parentRef)}`;
+    const target = p.parentRef.kind === 'Server' ? `Server ${p.parentRef.namespace}/${p.parentRef.name}` : `Service ${p.parentRef.namespace}/${p.parentRef.name}${portText(p.parentRef)}`;
     const state = bad.length === 0 ? p.conditions.map((c) => c.type).join(', ') : bad.map((c) => `${c.type}=False (${c.reason}: ${c.message})`).join('; ');
     return { line: `${r.kind} ${r.namespace}/${r.name} → ${target}: ${state}`, ok: bad.length === 0 };
   });

@@ -104,4 +104,18 @@ test('skiff authz replay: recorded traffic judged by a proposed policy, denials 
   } finally { c.remove(); }
 });
 
+test('the README\'s worked example: valid, and skiff authz prints what the README shows', async () => {
+  const readme = (await import('node:fs')).readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const example = /A worked example[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)[1];
+  const shown = /\$ skiff authz \.\/mesh --workload shop\/books-7d9f\n([\s\S]*?)\n\$ /.exec(readme)[1];
+  const c = new ConfigDir();
+  try {
+    c.write('mesh.yaml', example);
+    const check = await run(process.execPath, [cli, 'check', c.dir]);
+    assert.is(check.code, 0, check.stderr);
+    const r = await run(process.execPath, [cli, 'authz', c.dir, '--workload', 'shop/books-7d9f']);
+    assert.is(r.stdout.toString().trimEnd(), shown.trimEnd());
+  } finally { c.remove(); }
+});
+
 test.run();
