@@ -30,7 +30,8 @@ import type { HttpStream } from '../http/stream.js';
 import type { HostPort } from '../config/address.js';
 import type { RuleRef } from '../route/precedence.js';
 import type { RequestScope, Labels } from '../metrics/http-metrics.js';
-import { compilePortPolicy, decide, denialReason, type InboundPolicyConfig, type PortPolicy } from '../policy/inbound-policy.js';
+import { compilePortPolicy, decide, denialReason, type Authorization, type InboundPolicyConfig, type PortPolicy } from '../policy/inbound-policy.js';
+import { POLICY_GROUP } from '../policy/model.js';
 import type { H1ServerStream } from '../transport/h1-server.js';
 
 /**
@@ -78,6 +79,8 @@ export class Inbound extends HttpListener {
   private portPolicyCache: PortPolicy | null = null;
   /** The Server's inbound routes loaded in the core (null: it has none). */
   private serverRouter: Router | null = null;
+  /** What admitted the request being routed (set by authorize, read by setScope within the same route() call). */
+  private admittedBy: Authorization | null = null;
   /** Open TCP connections and tunnels the policy admitted, to be closed if a change withdraws that. */
   private admitted = new Map<object, { peer: string | null; address: string; close(): void }>();
 
@@ -128,12 +131,17 @@ export class Inbound extends HttpListener {
     if (exchange.recorder === null || exchange.scope !== null || !this.telemetry!.metricsEnabled) return;
     let byPeer = a.scopes.get(ref);
     if (!byPeer) a.scopes.set(ref, byPeer = new Map());
-    const key = peer ?? '';
+    const by = this.admittedBy;
+    const key = by === null ? peer ?? '' : `${peer ?? ''}\u0000${by.kind}/${by.name}`;
     let s = byPeer.get(key);
     if (!s) {
       const l: Record<string, string> = { ...a.labels };
       if (ref !== null) { l.route_kind = ref.route.kind; l.route_namespace = ref.route.namespace; l.route_name = ref.route.name; }
       if (peer !== null) { l.tls = 'true'; l.client_id = peer; } else { l.tls = 'no_identity'; l.no_tls_reason = 'not_provided_by_remote'; }
+      // the Server (or default policy) and the authorization that admitted it, as on Linkerd's inbound metrics
+      const pp = this.portPolicyCache;
+      if (pp !== null) { l.srv_group = pp.server ? POLICY_GROUP : ''; l.srv_kind = pp.srvKind; l.srv_name = pp.srvName; }
+      if (by !== null) { l.authz_group = by.kind === 'default' ? '' : POLICY_GROUP; l.authz_kind = by.kind; l.authz_name = by.name; }
       byPeer.set(key, s = this.telemetry!.http.scope(l));
     }
     exchange.setScope(s);
@@ -166,6 +174,7 @@ export class Inbound extends HttpListener {
     const pp = this.portPolicy();
     if (pp === null) return true;
     const d = decide(pp, peer, address, probePath, route, tcp);
+    this.admittedBy = d.allowed ? d.authz : null;
     if (d.allowed) {
       const cell = tcp ? d.authz?.tcpAllow : d.authz?.httpAllow;
       if (cell) cell.value++;
@@ -199,6 +208,7 @@ export class Inbound extends HttpListener {
   protected route(exchange: Exchange, fields: FieldList, down: HttpStream, isH2: boolean): void {
     // the skiff-routed mark counts only from a peer sidecar: proven by mTLS when mesh TLS is on
     const peer = isH2 ? (down as H2Stream).session.peerIdentity : null;
+    this.admittedBy = null;
     if (this.options.policy !== undefined) {
       const socket = isH2 ? (down as H2Stream).session.socket : (down as H1ServerStream).conn.socket;
       const method = getField(fields, ':method');

@@ -348,6 +348,8 @@ test('metrics and the access log: allows and denies with Linkerd\'s labels', asy
   const deny = new RegExp(`inbound_http_authz_deny_total\\{target_addr="0\\.0\\.0\\.0:${webApp.address().port}",srv_group="policy\\.linkerd\\.io",srv_kind="server",srv_name="web",route_group="",route_kind="default",route_name="default"\\} (\\d+)`);
   assert.ok(Number(allow.exec(text)?.[1]) >= 3, text.split('\n').filter((l) => l.includes('authz')).join('\n'));
   assert.ok(Number(deny.exec(text)?.[1]) >= 2, text.split('\n').filter((l) => l.includes('authz')).join('\n'));
+  // the Server and the authorization label the request metrics too
+  assert.match(text, /request_total\{[^}]*client_id="spiffe:\/\/cluster\.local\/ns\/default\/sa\/alice"[^}]*srv_group="policy\.linkerd\.io",srv_kind="server",srv_name="web",authz_group="policy\.linkerd\.io",authz_kind="authorizationpolicy",authz_name="alice-web"\} [3-9]/);
   const denials = access.filter((s) => s.path === '/m' && s.authz === 'deny');
   assert.is(denials.length, 2);
   assert.is(denials[0].status, 403);
