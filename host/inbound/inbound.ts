@@ -33,6 +33,7 @@ import type { RequestScope, Labels } from '../metrics/http-metrics.js';
 import { compilePortPolicy, decide, denialReason, type Authorization, type InboundPolicyConfig, type PortPolicy } from '../policy/inbound-policy.js';
 import { POLICY_GROUP } from '../policy/model.js';
 import type { H1ServerStream } from '../transport/h1-server.js';
+import type { DeclaredProtocol } from '../transport/detect.js';
 
 /**
  * What the inbound knows of one :authority under the current config, worked out once: the Service
@@ -301,6 +302,12 @@ export class Inbound extends HttpListener {
     if (!applyFilters(exchange, ref.rule.filters, fields, out, ref.prefix, d.port.port)) return null;
     if (ref.rule.requestTimeoutMs > 0) exchange.limitResponseTime(ref.rule.requestTimeoutMs);
     return out;
+  }
+
+  /** A Server's proxyProtocol: HTTP/1, or HTTP/2 and gRPC, are taken as declared (mesh TLS and HTTP/2 still recognised). */
+  protected override declaredProtocol(): DeclaredProtocol {
+    const p = this.portPolicy()?.proxyProtocol;
+    return p === 'HTTP/1' ? 'http1' : p === 'HTTP/2' || p === 'gRPC' ? 'h2' : null;
   }
 
   override accept(socket: net.Socket): void {

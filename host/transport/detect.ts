@@ -52,10 +52,27 @@ export function classify(b: Buffer): DetectedProtocol | undefined {
 }
 
 /**
+ * The application protocol a port declares (a Server's proxyProtocol): only the mesh's own
+ * protocols (TLS, the HTTP/2 preface) are still told apart; any other first bytes are taken as the
+ * declared protocol at once, without waiting for a whole request line.
+ */
+export type DeclaredProtocol = 'http1' | 'h2' | null;
+
+export function classifyDeclared(b: Buffer, declared: DeclaredProtocol): DetectedProtocol | undefined {
+  if (declared === null) return classify(b);
+  if (b.length === 0) return undefined;
+  if (b[0] === 0x16) return classify(b); // TLS: mesh mTLS or the application's own
+  if (declared === 'h2') return 'h2'; // the preface is checked by the HTTP/2 session itself
+  const n = Math.min(b.length, PREFACE.length);
+  if (b.subarray(0, n).equals(PREFACE.subarray(0, n))) return n === PREFACE.length ? 'h2' : undefined; // the mesh's HTTP/2
+  return 'http1';
+}
+
+/**
  * Reads from `socket` until the protocol is known; calls back with it and the bytes read so far
  * (which the caller must process first). The socket is paused when the callback runs.
  */
-export function detectProtocol(socket: Socket, timeoutMs: number, done: (p: DetectedProtocol, initial: Buffer) => void): void {
+export function detectProtocol(socket: Socket, timeoutMs: number, done: (p: DetectedProtocol, initial: Buffer) => void, declared: DeclaredProtocol = null): void {
   let buf: Buffer = Buffer.alloc(0);
   let finished = false;
   const finish = (p: DetectedProtocol): void => {
@@ -69,7 +86,7 @@ export function detectProtocol(socket: Socket, timeoutMs: number, done: (p: Dete
   };
   const onData = (chunk: Buffer): void => {
     buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-    const p = classify(buf);
+    const p = classifyDeclared(buf, declared);
     if (p) finish(p);
   };
   const onEnd = (): void => finish('opaque');

@@ -3,7 +3,7 @@
 // to `onOpaque`. Tracks the connections so they can be drained on shutdown, and hands each exchange
 // the telemetry recorder of its direction.
 import type net from 'node:net';
-import { detectProtocol } from './detect.js';
+import { detectProtocol, type DeclaredProtocol } from './detect.js';
 import { H2Session, type H2SessionOptions, type H2Stream } from './h2-session.js';
 import { H1ServerConnection, type H1ServerOptions, type H1ServerStream } from './h1-server.js';
 import type { HttpStream } from '../http/stream.js';
@@ -131,6 +131,9 @@ export abstract class HttpListener {
   /** A connection that is not HTTP (or is TLS we do not terminate here). */
   protected abstract onOpaque(socket: net.Socket, initial: Buffer): void;
 
+  /** The application protocol the listener's port declares (null: detect it). */
+  protected declaredProtocol(): DeclaredProtocol { return null; }
+
   accept(socket: net.Socket): void {
     socket.setNoDelay(true);
     detectProtocol(socket, this.listenerOptions.detectTimeoutMs, (proto, initial) => {
@@ -145,7 +148,7 @@ export abstract class HttpListener {
       } else {
         this.onOpaque(socket, initial);
       }
-    });
+    }, this.declaredProtocol());
   }
 
   /** Runs an HTTP/2 session on a socket (plain, or a terminated mesh TLS connection and its peer's identity). */

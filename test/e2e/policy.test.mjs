@@ -121,7 +121,7 @@ test.before(async () => {
   web = await proxyFor('web', { app: `127.0.0.1:${webApp.address().port}`, accessLog: (s) => access.push(s) });
   rpc = await proxyFor('rpc', { app: `127.0.0.1:${rpcPort}` });
   tcp = await proxyFor('tcp', { app: `127.0.0.1:${tcpApp.address().port}` });
-  base = serviceYaml('web', 80) + '---\n' + slice('web', web.inbound.port, 'web') + serviceYaml('rpc', 50051, { appProtocol: 'grpc' }) + '---\n' + slice('rpc', rpc.inbound.port, 'rpc') +
+  base = serviceYaml('web', 80) + '---\n' + slice('web', web.inbound.port, 'web') + serviceYaml('tcp', 7) + '---\n' + slice('tcp', tcp.inbound.port, 'tcp') + serviceYaml('rpc', 50051, { appProtocol: 'grpc' }) + '---\n' + slice('rpc', rpc.inbound.port, 'rpc') +
     pod('web', webApp.address().port) + pod('rpc', rpcPort) + pod('tcp', tcpApp.address().port);
   config.write('mesh.yaml', base);
   alice = await proxyFor('alice', { app: '127.0.0.1:1' });
@@ -250,6 +250,62 @@ test('NetworkAuthentication with except: plaintext from 127.0.0.2 allowed, from 
   assert.is((await get(alice)).status, 403);
 });
 
+/** A TCP tunnel through a client's sidecar (HTTP CONNECT, across the mesh as an HTTP/2 CONNECT stream): the CONNECT status, and the echo. */
+function tunnel(client) {
+  return new Promise((resolve) => {
+    const s = net.connect(client.outbound.port, '127.0.0.1');
+    let got = '';
+    const timer = setTimeout(() => { s.destroy(); resolve(got); }, 3000);
+    s.on('data', (c) => {
+      got += c;
+      if (/^HTTP\/1\.1 200/.test(got) && got.endsWith('hello tcp')) { clearTimeout(timer); s.destroy(); resolve(`200 ${got.slice(-9)}`); }
+      else if (/^HTTP\/1\.1 [45]\d\d/.test(got) && got.includes('\r\n\r\n')) { clearTimeout(timer); s.destroy(); resolve(got.slice(9, 12)); }
+      else if (/^HTTP\/1\.1 200[^]*\r\n\r\n$/.test(got)) s.write('hello tcp');
+    });
+    s.on('error', () => {});
+    s.write('CONNECT tcp.default:7 HTTP/1.1\r\nHost: tcp.default:7\r\n\r\n');
+  });
+}
+
+test('Namespace-targeted policy with identityRefs; TCP tunnels across the mesh authorized by identity', async () => {
+  const refs = `apiVersion: policy.linkerd.io/v1alpha1
+kind: MeshTLSAuthentication
+metadata: {name: alice-ref, namespace: default}
+spec: {identityRefs: [{kind: ServiceAccount, name: alice}]}
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: whole-namespace, namespace: default}
+spec:
+  targetRef: {kind: Namespace, name: default}
+  requiredAuthenticationRefs: [{group: policy.linkerd.io, kind: MeshTLSAuthentication, name: alice-ref}]
+---
+`;
+  await setPolicy(server('web', 'web') + server('tcp', 'tcp') + refs);
+  assert.is((await get(alice)).status, 200);
+  assert.is((await get(bob)).status, 403);
+  tcpSeen = 0;
+  assert.is(await tunnel(alice), '200 hello tcp');
+  assert.is(await tunnel(bob), '403');
+  assert.is(tcpSeen, 1, 'the app saw only alice\'s tunnel');
+});
+
+test('proxyProtocol HTTP/1 is taken as declared: bytes that are not HTTP are refused by Skiff, mesh traffic still flows', async () => {
+  await setPolicy(server('web', 'web', '  proxyProtocol: HTTP/1\n') + authz('everyone', 'web', '[]'));
+  const raw = await new Promise((resolve) => {
+    const s = net.connect(web.inbound.port, '127.0.0.1');
+    let got = '';
+    s.on('data', (c) => { got += c; });
+    s.on('close', () => resolve(got));
+    s.on('error', () => resolve(got));
+    s.write('HELLO world\r\n\r\n');
+    setTimeout(() => s.destroy(), 2000);
+  });
+  assert.match(raw, /^HTTP\/1\.1 400 /);
+  assert.is((await get(alice)).status, 200, 'mesh mTLS (HTTP/2 inside) is still recognised');
+  assert.is(await getFrom('127.0.0.3'), 200);
+});
+
 test('a TCP connection whose authorization is withdrawn is closed, and counted', async () => {
   const terminated = async () => Number(/inbound_tcp_authz_terminate_total\{[^}]*srv_name="tcp"\} (\d+)/.exec(await renderMetricsOf(tcp))?.[1] ?? 0);
   await setPolicy(server('tcp', 'tcp') + NET + authz('office-tcp', 'tcp', NET_REF));
@@ -276,6 +332,17 @@ test('default policies through --default-inbound-policy (the proxy) and the Pod 
     });
     assert.is(await plain('127.0.0.2'), 403, 'all-authenticated: a plaintext client is refused');
   } finally { await strict.close(); }
+  // cluster-unauthenticated with --cluster-networks: 127.0.0.2 is "the cluster", 127.0.0.3 is not;
+  // cluster-authenticated refuses both (no identity)
+  for (const [policy, want] of [['cluster-unauthenticated', [200, 403]], ['cluster-authenticated', [403, 403]]]) {
+    const p = await proxyFor('web', { app: `127.0.0.1:${webApp.address().port}`, policy: { defaultInboundPolicy: policy, clusterNetworks: ['127.0.0.2/32'] }, workload: 'default/lonely' });
+    try {
+      const from = (localAddress) => new Promise((resolve) => {
+        http.get({ host: '127.0.0.1', port: p.inbound.port, localAddress, path: '/', agent: false }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); }).on('error', (e) => resolve(e.code));
+      });
+      assert.equal([await from('127.0.0.2'), await from('127.0.0.3')], want, policy);
+    } finally { await p.close(); }
+  }
   // the annotation on web's Pod: audit — everyone allowed, denials recorded
   config.write('mesh.yaml', base.replace('metadata: {name: web, namespace: default, labels: {app: web}}', 'metadata: {name: web, namespace: default, labels: {app: web}, annotations: {config.linkerd.io/default-inbound-policy: deny}}'));
   await setPolicy('');

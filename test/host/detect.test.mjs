@@ -3,7 +3,7 @@
 // client's small reads cannot change the answer.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { classify, MAX_REQUEST_LINE } from '../../dist/host/transport/detect.js';
+import { classify, classifyDeclared, MAX_REQUEST_LINE } from '../../dist/host/transport/detect.js';
 
 /** The answer once all of `s` has arrived, checking that no prefix answered differently. */
 function decide(s) {
@@ -51,6 +51,18 @@ test('undecided until the line ends; a very long target is HTTP/1 once past the 
   const long = Buffer.concat([Buffer.from('GET /'), Buffer.alloc(MAX_REQUEST_LINE, 0x61)]);
   assert.is(classify(long), 'http1');
   assert.is(classify(Buffer.from('GETTINGVERYLONGMETHODNAME / HTTP/1.1\r\n')), 'opaque');
+});
+
+test('a declared protocol (a Server\'s proxyProtocol) is taken at once; the mesh\'s TLS and HTTP/2 are still recognised', () => {
+  const d = (s, p) => classifyDeclared(Buffer.from(s, 'latin1'), p);
+  assert.is(d('G', 'http1'), 'http1', 'no wait for the request line');
+  assert.is(d('HELLO', 'http1'), 'http1', 'the declared protocol decides (the parser answers 400)');
+  assert.is(d('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'http1'), 'h2', 'a sidecar\'s HTTP/2');
+  assert.is(d('PRI * HTTP', 'http1'), undefined);
+  assert.is(d('\x16\x03\x01', 'http1'), 'tls');
+  assert.is(d('\x16\x03\x01', 'h2'), 'tls');
+  assert.is(d('x', 'h2'), 'h2', 'the HTTP/2 session judges the preface');
+  assert.is(d('HELLO world\r\n', null), 'opaque');
 });
 
 test.run();
