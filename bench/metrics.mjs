@@ -2,13 +2,13 @@
 // nghttpd, HTTP/2 between sidecars) with --metrics off, on, and on while /metrics is scraped every
 // second (ten times Prometheus' usual rate) — run interleaved, so machine noise hits all three alike.
 // Reported: requests/s, CPU-s per 100k requests of both proxies, their peak RSS, and the ratios.
-import { spawn, execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import http from 'node:http';
-import { backendYaml, median, peakRss, ticks } from './procs.mjs';
+import { backendYaml, median, peakRss, ticks, startPinned, h2loadRun } from './procs.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const skiff = join(here, '../bin/skiff');
@@ -35,11 +35,7 @@ export async function runMetricsBench() {
   }
   const dir = mkdtempSync(join(tmpdir(), 'skiff-metrics-bench-'));
   const procs = [];
-  const start = (cpu, cmd, args) => {
-    const p = spawn('taskset', ['-c', String(cpu), cmd, ...args], { stdio: 'ignore', detached: true });
-    procs.push(p);
-    return p;
-  };
+  const start = (cpu, cmd, args) => startPinned(procs, cpu, cmd, args);
   // a fresh pair for every measurement, modes interleaved: no process carries another run's heap
   // or JIT state, and no idle pair shares the pinned CPU with the measured one
   const modes = [
@@ -67,15 +63,7 @@ export async function runMetricsBench() {
         })();
         const t0 = pids.reduce((a, p) => a + ticks(p), 0);
         // h2load runs async so the scraper's timer keeps firing
-        const out = await new Promise((resolve, reject) => {
-          const h = spawn('taskset', ['-c', '0', 'h2load', '-c', String(CONNS), '-m', String(STREAMS), '-D', String(DURATION), '--warm-up-time=1',
-            '-H', ':authority: backend.default.svc.cluster.local', `http://127.0.0.1:19040${PATHNAME}`], { stdio: ['ignore', 'pipe', 'inherit'] });
-          let s = '';
-          h.stdout.on('data', (c) => { s += c; });
-          const timer = setTimeout(() => h.kill('SIGKILL'), (DURATION + 30) * 1000);
-          h.once('exit', () => { clearTimeout(timer); resolve(s); });
-          h.once('error', reject);
-        });
+        const out = await h2loadRun(DURATION, ['-c', String(CONNS), '-m', String(STREAMS), '-H', ':authority: backend.default.svc.cluster.local', `http://127.0.0.1:19040${PATHNAME}`]);
         scraping = false;
         await scraper;
         const t1 = pids.reduce((a, p) => a + ticks(p), 0);

@@ -3,7 +3,7 @@
 //     certificates and complete TLS 1.3 handshakes; the sidecar's CPU time is what is counted);
 //  2. the Skiff pair (h2load → outbound → inbound → nghttpd) with the sidecar hop in plaintext and in
 //     mTLS: requests/s and CPU-s per 100k requests of both proxies, and the ratio.
-import { spawn, execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -13,7 +13,7 @@ import { initTrust } from '../dist/host/identity/trust.js';
 import { issueToken } from '../dist/host/identity/token.js';
 import { Issuer } from '../dist/host/identity/issuer.js';
 import { createCsr, exportPrivateKeyPem, generateKeyPair, importPrivateKeyPem } from '../dist/host/identity/x509.js';
-import { backendYaml, ticks } from './procs.mjs';
+import { backendYaml, ticks, startPinned } from './procs.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const skiff = join(here, '../bin/skiff');
@@ -33,11 +33,7 @@ export async function runMtlsBench() {
   for (const sa of ['backend', 'client']) writeFileSync(join(dir, `${sa}.token`), issueToken(secret, { namespace: 'default', name: sa }));
   const anchors = join(trust, 'trust-anchors.pem');
   const procs = [];
-  const start = (cpu, cmd, args) => {
-    const p = spawn('taskset', ['-c', String(cpu), cmd, ...args], { stdio: 'ignore', detached: true });
-    procs.push(p);
-    return p;
-  };
+  const start = (cpu, cmd, args) => startPinned(procs, cpu, cmd, args);
   const id = (sa) => ['--identity-addr', '127.0.0.1:19080', '--identity-token', join(dir, `${sa}.token`), '--trust-anchors', anchors];
   try {
     start(0, process.execPath, [join(here, '../dist/skiff.js'), 'control', '--identity', trust, '--listen', '127.0.0.1:19080']);

@@ -3,12 +3,12 @@
 // authentications) and 100 inbound HTTPRoutes in its config — one of each applying to its port, so
 // every request is matched to a route and authorized — run interleaved on fresh processes.
 // Reported: requests/s, CPU-s per 100k requests, peak RSS, and the CPU ratio (aim: within 5%).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median, peakRss, ticks } from './procs.mjs';
+import { median, peakRss, ticks, startPinned, h2loadRun } from './procs.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const skiff = join(here, '../bin/skiff');
@@ -77,11 +77,7 @@ export async function runPolicyBench() {
   mkdirSync(cfg);
   writeFileSync(join(cfg, 'policy.yaml'), policyYaml());
   const procs = [];
-  const start = (cpu, cmd, args) => {
-    const p = spawn('taskset', ['-c', String(cpu), cmd, ...args], { stdio: 'ignore', detached: true });
-    procs.push(p);
-    return p;
-  };
+  const start = (cpu, cmd, args) => startPinned(procs, cpu, cmd, args);
   const modes = [
     { name: 'no policy', args: [], rows: [] },
     { name: '100 of each', args: ['--config', cfg, '--workload', 'default/app'], rows: [] },
@@ -93,14 +89,7 @@ export async function runPolicyBench() {
         const proxy = start(1, skiff, ['proxy', ...m.args, '--inbound', '127.0.0.1:19052', '--outbound', '127.0.0.1:19053', '--admin', '127.0.0.1:19054', '--app', '127.0.0.1:19051']);
         await sleep(1500);
         const t0 = ticks(proxy.pid);
-        const out = await new Promise((resolve, reject) => {
-          const h = spawn('taskset', ['-c', '0', 'h2load', '-c', String(CONNS), '-m', String(STREAMS), '-D', String(DURATION), '--warm-up-time=1', 'http://127.0.0.1:19052/small'], { stdio: ['ignore', 'pipe', 'inherit'] });
-          let s = '';
-          h.stdout.on('data', (c) => { s += c; });
-          const timer = setTimeout(() => h.kill('SIGKILL'), (DURATION + 30) * 1000);
-          h.once('exit', () => { clearTimeout(timer); resolve(s); });
-          h.once('error', reject);
-        });
+        const out = await h2loadRun(DURATION, ['-c', String(CONNS), '-m', String(STREAMS), 'http://127.0.0.1:19052/small']);
         const t1 = ticks(proxy.pid);
         const rss = peakRss(proxy.pid);
         try { process.kill(-proxy.pid, 'SIGTERM'); } catch {}

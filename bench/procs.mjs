@@ -1,6 +1,7 @@
 // What the end-to-end benches share: a meshed backend Service as config YAML, the CPU time and
-// peak memory of a process read from /proc, and the median of repeated runs.
+// peak memory of a process read from /proc, the median of repeated runs, pinned processes and h2load runs.
 import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 
 /** Service "backend" with one meshed endpoint at 127.0.0.1:port (and the identity it must prove). */
 export function backendYaml(port, identity) {
@@ -38,3 +39,22 @@ export function peakRss(pid) {
 
 /** The median of repeated measurements (the upper middle one for an even count). */
 export const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; };
+
+/** Starts `cmd` pinned to `cpu` (taskset), detached so its whole group can be ended, and records it in `procs`. */
+export function startPinned(procs, cpu, cmd, args) {
+  const p = spawn('taskset', ['-c', String(cpu), cmd, ...args], { stdio: 'ignore', detached: true });
+  procs.push(p);
+  return p;
+}
+
+/** Runs h2load pinned to CPU 0 for `duration` s after a warm-up second, asynchronously; resolves with its output. */
+export function h2loadRun(duration, args) {
+  return new Promise((resolve, reject) => {
+    const h = spawn('taskset', ['-c', '0', 'h2load', '-D', String(duration), '--warm-up-time=1', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let s = '';
+    h.stdout.on('data', (c) => { s += c; });
+    const timer = setTimeout(() => h.kill('SIGKILL'), (duration + 30) * 1000);
+    h.once('exit', () => { clearTimeout(timer); resolve(s); });
+    h.once('error', reject);
+  });
+}
