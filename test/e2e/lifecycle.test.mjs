@@ -118,7 +118,7 @@ test('a client aborting mid-download frees the upstream request (HTTP/1.1 throug
   config.remove();
 });
 
-test('256 MiB upload and download through two proxies; each proxy stays under 150 MiB RSS', async () => {
+test('256 MiB upload and download through two proxies; neither holds the body (RSS grows far less than 256 MiB)', async () => {
   const SIZE = 256 << 20;
   const app = http.createServer((req, res) => {
     if (req.method === 'POST') {
@@ -140,6 +140,7 @@ test('256 MiB upload and download through two proxies; each proxy stays under 15
   config.write('s.yaml', serviceYaml('bulk', 80) + '---\n' + sliceYaml('bulk', [{ port: inbound.inbound }]));
   const outbound = await spawnProxy(['--config', config.dir]);
   const chunk = patternChunk(0, 1 << 20);
+  const base = [outbound.peakRssMiB(), inbound.peakRssMiB()];
   const expected = createHash('sha256');
   for (let i = 0; i < 256; i++) expected.update(chunk);
   const digest = expected.digest('hex');
@@ -167,8 +168,10 @@ test('256 MiB upload and download through two proxies; each proxy stays under 15
   });
   assert.is(down, `${SIZE} ${digest}`);
   const rss = [outbound.peakRssMiB(), inbound.peakRssMiB()];
-  assert.ok(rss.every((m) => m < 150), `peak RSS ${rss.map((m) => m.toFixed(1)).join(' / ')} MiB`);
-  console.log(`      peak RSS after 2 × 256 MiB: outbound ${rss[0].toFixed(1)} MiB, inbound ${rss[1].toFixed(1)} MiB`);
+  // each proxy holds its windows and buffers, never the body: growth far below the 256 MiB that went
+  // through (measured: ~40 MiB on Node 20, ~90 on Node 24, whose heap grows more before collecting)
+  assert.ok(rss.every((m, i) => m - base[i] < 128), `peak RSS ${base.map((b, i) => `${b.toFixed(1)} → ${rss[i].toFixed(1)}`).join(' / ')} MiB`);
+  console.log(`      peak RSS after 2 × 256 MiB: outbound ${base[0].toFixed(1)} → ${rss[0].toFixed(1)} MiB, inbound ${base[1].toFixed(1)} → ${rss[1].toFixed(1)} MiB`);
   await outbound.stop();
   await inbound.stop();
   app.close();
