@@ -171,9 +171,7 @@ export class Inbound extends HttpListener {
    * The authorization of a client (mesh identity `peer`, or null) from `address`: true to go on;
    * false when denied (counted; the caller refuses). `probePath`: the path of a GET, for probes.
    */
-  private authorize(exchange: Exchange | null, peer: string | null, address: string, probePath: string | null, tcp: boolean, route: RuleRef['route'] | null = null): boolean {
-    const pp = this.portPolicy();
-    if (pp === null) return true;
+  private authorize(pp: PortPolicy, exchange: Exchange | null, peer: string | null, address: string, probePath: string | null, tcp: boolean, route: RuleRef['route'] | null = null): boolean {
     const d = decide(pp, peer, address, probePath, route, tcp);
     this.admittedBy = d.allowed ? d.authz : null;
     if (d.allowed) {
@@ -210,12 +208,14 @@ export class Inbound extends HttpListener {
     // the skiff-routed mark counts only from a peer sidecar: proven by mTLS when mesh TLS is on
     const peer = isH2 ? (down as H2Stream).session.peerIdentity : null;
     this.admittedBy = null;
-    if (this.options.policy !== undefined) {
+    const pp = this.portPolicy();
+    if (pp !== null) {
       const socket = isH2 ? (down as H2Stream).session.socket : (down as H1ServerStream).conn.socket;
       const method = getField(fields, ':method');
       const tunnel = method === 'CONNECT' && getField(fields, ':protocol') === undefined;
+      // a GET may be one of the Pod's probes (only looked at where probes can be admitted)
       let probe: string | null = null;
-      if (method === 'GET') {
+      if (method === 'GET' && pp.probePaths.size > 0 && pp.routes.length === 0) {
         const path = getField(fields, ':path') ?? '';
         const q = path.indexOf('?');
         probe = q < 0 ? path : path.slice(0, q);
@@ -223,9 +223,8 @@ export class Inbound extends HttpListener {
       const address = socket.remoteAddress ?? '';
       if (exchange.recorder !== null) { exchange.clientId = peer; exchange.clientAddr = address; }
       // a Server with inbound routes admits only requests that match one; its filters apply here
-      const pp = this.portPolicy();
       let ref: RuleRef | null = null;
-      if (pp !== null && pp.routes.length > 0 && !tunnel) {
+      if (pp.routes.length > 0 && !tunnel) {
         ref = this.serverRouter?.select(fields) ?? null;
         if (ref === null) {
           if (pp.routeNotFound) pp.routeNotFound.value++;
@@ -233,7 +232,7 @@ export class Inbound extends HttpListener {
           return;
         }
       }
-      if (!this.authorize(exchange, peer, address, probe, tunnel, ref?.route ?? null)) return;
+      if (!this.authorize(pp, exchange, peer, address, probe, tunnel, ref?.route ?? null)) return;
       if (ref !== null && ref.rule.filters.length > 0) {
         const out = fields.slice();
         if (!applyFilters(exchange, ref.rule.filters, fields, out, ref.prefix, this.app.port)) return;
@@ -321,11 +320,12 @@ export class Inbound extends HttpListener {
   private relay(socket: net.Socket, initial: Buffer): void {
     this.trackAccepted(socket, null);
     const address = socket.remoteAddress ?? '';
-    if (!this.authorize(null, null, address, null, true)) {
+    const pp = this.portPolicy();
+    if (pp !== null && !this.authorize(pp, null, null, address, null, true)) {
       socket.destroy();
       return;
     }
-    if (this.options.policy !== undefined) {
+    if (pp !== null) {
       this.admitted.set(socket, { peer: null, address, close: () => socket.destroy() });
       socket.once('close', () => this.admitted.delete(socket));
     }

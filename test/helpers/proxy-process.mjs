@@ -11,10 +11,21 @@ import { freePort } from './ports.mjs';
 const skiff = fileURLToPath(new URL('../../bin/skiff', import.meta.url));
 const env = { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH}` };
 
+// every child started here is ended with the test process, by PID: a test that fails before its
+// stop() (an assertion thrown mid-test) must not leave a proxy running
+const children = new Set();
+process.once('exit', () => { for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL'); });
+function track(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
 export async function spawnProxy(args) {
   const [outbound, inbound, admin] = [await freePort(), await freePort(), await freePort()];
   const child = spawn(skiff, ['proxy', '--outbound', `127.0.0.1:${outbound}`, '--inbound', `127.0.0.1:${inbound}`,
     '--admin', `127.0.0.1:${admin}`, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  track(child);
   let log = '';
   child.stdout.on('data', (c) => { log += c; });
   child.stderr.on('data', (c) => { log += c; });
@@ -38,7 +49,7 @@ export async function spawnProxy(args) {
 
 /** Runs bin/skiff with args (await, tap, stat, …): { child, done } where done resolves with { code, signal, stdout, stderr } (killed after `timeout` ms). */
 export function runSkiff(args, { timeout = 60_000 } = {}) {
-  const child = spawn(skiff, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const child = track(spawn(skiff, args, { stdio: ['ignore', 'pipe', 'pipe'], env }));
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c) => { stdout += c; });
