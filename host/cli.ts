@@ -22,6 +22,8 @@ const COMMANDS: Record<string, string> = {
   --opaque-ports LIST          application ports relayed as TCP without detection, e.g. 3306,5432
   --identity-addr HOST:PORT --identity-token FILE --trust-anchors FILE [--trust-domain D]
                                workload identity from skiff control: mTLS between sidecars
+  --control HOST:PORT          the configuration from skiff control (one mTLS stream) instead of --config;
+                               needs --identity-token and --trust-anchors (--identity-addr defaults to it)
   --http1-max-connections N    HTTP/1.1 connections per upstream endpoint (256); more requests wait
   --http2-max-connections N    HTTP/2 connections per upstream endpoint (4), streams as the peer allows
   --max-pending-requests N     requests waiting per endpoint at those limits (100000); beyond: 503
@@ -57,8 +59,12 @@ const COMMANDS: Record<string, string> = {
          skiff identity token [DIR] NAMESPACE/SERVICEACCOUNT
   init: create the trust anchor, the issuer and the token secret (files 0600; never overwritten)
   token: print the token a proxy of that account presents (DIR defaults to $SKIFF_IDENTITY_DIR)`,
-  control: `usage: skiff control (--identity DIR | --config DIR) [--listen 0.0.0.0:8080] [--trust-domain D] [--certificate-lifetime 24h]
-  the control plane's identity service (--config DIR uses DIR/identity)`,
+  control: `usage: skiff control (--identity DIR | --config DIR) [--kubernetes [--kubeconfig FILE] [--route-status on|off]]
+                     [--listen 0.0.0.0:8080] [--trust-domain D] [--certificate-lifetime 24h] [--log-level L] [--log-format json|plain]
+  the control plane: the identity service (POST /v1/certify; --config DIR uses DIR/identity), and with
+  --kubernetes the proxies' configuration streams (POST /v1/config, for skiff proxy --control) from the
+  Kubernetes API — the Pod's service account, or --kubeconfig — with ServiceAccount tokens checked by
+  TokenReview and route status written to the API`,
   demo: `usage: skiff demo [--listen 127.0.0.1:4140] [--once]
   serve HTTP/2 from the wasm core and check it with the core's own client; stays up for curl/nghttp
   until Ctrl-C (--once: exit)`,
@@ -74,7 +80,7 @@ const SUMMARY: Record<string, string> = {
   check: 'validate a config directory',
   authz: 'the effective inbound authorization of a workload; replay recorded traffic against a policy',
   identity: 'init the trust anchor and issuer; print a ServiceAccount token',
-  control: 'the control plane\'s identity service',
+  control: 'the control plane: identity service; config streams from the Kubernetes API',
   demo: 'serve HTTP/2 from the wasm core and check it',
   version: 'print the version',
 };
@@ -117,6 +123,7 @@ async function main(argv: string[]): Promise<number> {
         args: rest,
         options: {
           config: { type: 'string', default: process.env.SKIFF_CONFIG },
+          control: { type: 'string', default: process.env.SKIFF_CONTROL },
           outbound: { type: 'string', default: env('OUTBOUND', '127.0.0.1:4140') },
           inbound: { type: 'string', default: env('INBOUND', '0.0.0.0:4143') },
           workload: { type: 'string', default: env('WORKLOAD', 'default/default') },
@@ -185,9 +192,9 @@ async function main(argv: string[]): Promise<number> {
         return Number(v);
       };
       if (underscore !== 'allow' && underscore !== 'drop' && underscore !== 'reject') throw new Error(`--underscore-headers: expected allow, drop or reject, got '${underscore}'`);
-      const idFlags = [identityAddr, identityToken, anchors];
+      const idFlags = [identityAddr ?? flags.control, identityToken, anchors];
       if (idFlags.some((v) => v !== undefined) && idFlags.some((v) => v === undefined)) {
-        throw new Error('--identity-addr, --identity-token and --trust-anchors go together');
+        throw new Error(flags.control ? '--control needs --identity-token and --trust-anchors (a workload identity)' : '--identity-addr, --identity-token and --trust-anchors go together');
       }
       const { parseDuration } = await import('./config/duration.js');
       const { parsePortList } = await import('./outbound/discovery.js');
@@ -213,9 +220,9 @@ async function main(argv: string[]): Promise<number> {
         pools: { http1MaxConnections: count(h1Max, 'http1-max-connections'), http2MaxConnections: count(h2Max, 'http2-max-connections'), maxPending: count(maxPending, 'max-pending-requests') },
         underscoreHeaders: underscore,
         policy: { defaultInboundPolicy: defaultPolicy as 'deny', clusterNetworks: networks, trustLoopback: trustLoopback === 'on' },
-        identity: identityAddr === undefined ? undefined : { addr: identityAddr, tokenFile: identityToken!, trustAnchorsFile: anchors!, trustDomain },
+        identity: identityToken === undefined ? undefined : { addr: identityAddr, tokenFile: identityToken, trustAnchorsFile: anchors!, trustDomain },
       });
-      if (identityAddr === undefined) logger.info('identity: none (plaintext; no identity flags given)');
+      if (identityToken === undefined) logger.info('identity: none (plaintext; no identity flags given)');
       if (signalled !== null) stop(signalled);
       await proxy.closed; // a signal, or POST /shutdown on the admin server
       return 0;
@@ -318,7 +325,6 @@ async function main(argv: string[]): Promise<number> {
       });
     }
     case 'control': {
-      // the control plane: this issue's part is the identity service
       const { values } = parseArgs({
         args: rest, strict: true,
         options: {
@@ -327,23 +333,47 @@ async function main(argv: string[]): Promise<number> {
           'trust-domain': { type: 'string', default: process.env.SKIFF_TRUST_DOMAIN ?? 'cluster.local' },
           'certificate-lifetime': { type: 'string', default: process.env.SKIFF_CERTIFICATE_LIFETIME ?? '24h' },
           config: { type: 'string', default: process.env.SKIFF_CONFIG },
+          kubernetes: { type: 'boolean', default: process.env.SKIFF_KUBERNETES === 'true' },
+          kubeconfig: { type: 'string', default: process.env.SKIFF_KUBECONFIG },
+          'route-status': { type: 'string', default: process.env.SKIFF_ROUTE_STATUS ?? 'on' },
+          'log-level': { type: 'string', default: process.env.SKIFF_LOG_LEVEL ?? 'info' },
+          'log-format': { type: 'string', default: process.env.SKIFF_LOG_FORMAT ?? 'json' },
         },
       });
       // the identity files: --identity, or the identity/ folder of the control plane's --config directory
       const identityDir = values.identity ?? (values.config ? `${values.config.replace(/\/+$/, '')}/identity` : undefined);
-      if (!identityDir) { console.error('usage: skiff control (--identity DIR | --config DIR) [--listen 0.0.0.0:8080] [--trust-domain D] [--certificate-lifetime 24h]'); return 2; }
-      const { createIdentityService } = await import('./control/identity-service.js');
+      if (!identityDir) { console.error(COMMANDS.control); return 2; }
+      if (values.kubeconfig !== undefined && !values.kubernetes) throw new Error('--kubeconfig goes with --kubernetes');
+      if (values['route-status'] !== 'on' && values['route-status'] !== 'off') throw new Error(`--route-status: expected on or off, got '${values['route-status']}'`);
+      const { Logger, parseLogLevel, LOG_LEVELS } = await import('./log/logger.js');
+      const level = parseLogLevel(values['log-level']!);
+      if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`--${level}`);
+      const format = values['log-format'];
+      if (format !== 'json' && format !== 'plain') throw new Error(`--log-format: expected json or plain, got '${format}'`);
+      const logger = new Logger({ level: level as 'info', format });
       const { parseDuration } = await import('./config/duration.js');
       const { parseHostPort } = await import('./config/address.js');
-      const at = parseHostPort(values.listen!, '--listen');
-      const server = await createIdentityService({
-        identityDir, trustDomain: values['trust-domain'],
-        certificateLifetimeMs: parseDuration(values['certificate-lifetime']!, '--certificate-lifetime'), log: (l) => console.log(`skiff control: ${l}`),
+      const listen = parseHostPort(values.listen!, '--listen');
+      let kubernetes;
+      if (values.kubernetes) {
+        const { KubeConfig } = await import('@kubernetes/client-node');
+        const kc = new KubeConfig();
+        // --kubeconfig, else $KUBECONFIG, ~/.kube/config or the Pod's service account (in a cluster)
+        if (values.kubeconfig) kc.loadFromFile(values.kubeconfig);
+        else kc.loadFromDefault();
+        if (!kc.getCurrentCluster()) throw new Error('no Kubernetes cluster: give --kubeconfig, or run in a Pod with a service account');
+        kubernetes = { kubeConfig: kc, writeStatus: values['route-status'] === 'on' };
+        logger.info('reading the cluster', { server: kc.getCurrentCluster()!.server });
+      }
+      const { startControlPlane } = await import('./control/control-plane.js');
+      const cp = await startControlPlane({
+        identityDir, trustDomain: values['trust-domain'], listen, kubernetes,
+        certificateLifetimeMs: parseDuration(values['certificate-lifetime']!, '--certificate-lifetime'),
+        log: (lv, message, fields) => logger[lv](message, fields),
       });
-      await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(at.port, at.host, resolve); });
-      console.log(`skiff control: identity service on ${at.host}:${(server.address() as { port: number }).port} (trust domain ${values['trust-domain']})`);
+      logger.info(`skiff control on ${cp.address.host}:${cp.address.port}: identity service${kubernetes ? ' and config streams from the Kubernetes API' : ''} (trust domain ${values['trust-domain']})`);
       await new Promise<void>((resolve) => {
-        const stop = (): void => { server.close(); server.closeAllConnections(); resolve(); };
+        const stop = (): void => { void cp.close().then(resolve); };
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
       });

@@ -9,6 +9,7 @@ import { routeStatuses } from './route/status.js';
 import type { WorkloadIdentity } from './identity/workload.js';
 import type { MeshTls } from './identity/mesh-tls.js';
 import { DirectorySource } from './config/directory.js';
+import type { ControlSource } from './config/control-source.js';
 import { Snapshot } from './config/snapshot.js';
 import type { ConfigError } from './config/objects.js';
 import { createAdminServer, type RemoteEndpoint } from './admin/server.js';
@@ -27,6 +28,13 @@ import { DEFAULT_CLUSTER_NETWORKS, NetworkMatcher } from './policy/authn.js';
 export interface ProxyOptions {
   /** Kubernetes YAML directory, watched (default: none, so every outbound name is unknown). */
   config?: string;
+  /**
+   * The control plane (skiff control), HOST:PORT: the configuration arrives over one mTLS stream from
+   * it instead of a directory. Needs `identity` (whose addr defaults to this).
+   */
+  control?: string;
+  /** How long a request for a Service the control plane has not sent yet waits for it (default 3 s). */
+  discoveryTimeoutMs?: number;
   /** How often the config directory is checked for changes (default 1000 ms). */
   configPollMs?: number;
   /** Where the application's outbound calls arrive (default 127.0.0.1:4140). */
@@ -63,7 +71,7 @@ export interface ProxyOptions {
    * Workload identity from the identity service (skiff control): /ready stays false until the first
    * certificate. (mTLS between sidecars with it arrives next; see README.)
    */
-  identity?: { addr: string; tokenFile: string; trustAnchorsFile: string; trustDomain?: string };
+  identity?: { addr?: string; tokenFile: string; trustAnchorsFile: string; trustDomain?: string };
   /** Plain log lines (the library's simple form); `logger` takes precedence. */
   log?: (line: string) => void;
   /** Structured logs (the `skiff proxy` command's JSON lines). */
@@ -153,15 +161,18 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   let inboundRef: Inbound | null = null;
   let generation = 0;
   let source: DirectorySource | null = null;
+  if (options.config && options.control) throw new Error('--config and --control are two sources of the same configuration: give one');
+  if (options.control && !options.identity) throw new Error('--control needs a workload identity: --identity-token and --trust-anchors');
+  const configApplied = (s: Snapshot, from: string): void => {
+    snapshot = s;
+    generation++;
+    inboundRef?.configChanged();
+    logger.info(`config ${generation === 1 ? 'loaded' : 'updated'}`, { objects: s.objectCount, source: from, generation });
+  };
   if (options.config) {
     source = new DirectorySource(options.config, {
       pollMs: options.configPollMs,
-      onUpdate: (s) => {
-        snapshot = s;
-        generation++;
-        inboundRef?.configChanged();
-        logger.info(`config ${generation === 1 ? 'loaded' : 'updated'}`, { objects: s.objectCount, source: options.config, generation });
-      },
+      onUpdate: (s) => configApplied(s, options.config!),
       onError: (errors) => logger.error('config change rejected, still serving the last good config', { errors: errors.map(String) }),
       onRouteErrors: (errors) => logger.error('routes rejected (each keeps its last good version, if any; the rest applied)', { errors: errors.map(String) }),
       onWarning: (w) => logger.warn(`config: ${w}`),
@@ -180,11 +191,26 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     // X.509 and TLS machinery loads only for proxies that have an identity (a plain sidecar's memory)
     const { WorkloadIdentity } = await import('./identity/workload.js');
     const id = options.identity;
+    const addr = id.addr ?? options.control;
+    if (addr === undefined) throw new Error('--identity-addr is needed (or --control, whose address it defaults to)');
     identity = new WorkloadIdentity({
-      addr: parseHostPort(id.addr, '--identity-addr'), tokenFile: id.tokenFile, trustAnchorsFile: id.trustAnchorsFile,
+      addr: parseHostPort(addr, '--identity-addr'), tokenFile: id.tokenFile, trustAnchorsFile: id.trustAnchorsFile,
       trustDomain: id.trustDomain ?? options.clusterDomain ?? 'cluster.local', log,
     });
     identity.start();
+  }
+  let control: ControlSource | null = null;
+  if (options.control && identity) {
+    const { ControlSource } = await import('./config/control-source.js');
+    control = new ControlSource({
+      addr: parseHostPort(options.control, '--control'), workload, identity,
+      trustDomain: options.identity!.trustDomain ?? options.clusterDomain ?? 'cluster.local', trustAnchorsFile: options.identity!.trustAnchorsFile,
+      discoveryTimeoutMs: options.discoveryTimeoutMs,
+      onUpdate: (s) => configApplied(s, `control ${options.control}`),
+      onInvalid: (errors) => logger.error('objects from the control plane rejected (each keeps its last valid version)', { errors: errors.map(String) }),
+      onEvent: (level, message, fields) => logger[level](message, { control: options.control, ...fields }),
+    });
+    control.start();
   }
   const resolver = new Resolver(namespace, options.clusterDomain ?? 'cluster.local');
   const meshTls = identity && options.identity
@@ -213,6 +239,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     pools: options.pools,
     underscoreHeaders: options.underscoreHeaders,
     telemetry: telemetry ?? undefined,
+    discover: control ? (ns, name) => control!.discover(ns, name) : undefined,
   });
   // half-open: a tunnel's client may finish sending and still be owed the rest of the answer
   const inboundServer = net.createServer({ noDelay: true, allowHalfOpen: true }, (s) => inbound.accept(s));
@@ -225,10 +252,10 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     return `identity: ${c.identity} until ${c.notAfter.toISOString()}, renewed ${identity.renewals} time(s)${identity.lastError ? `; last renewal failed: ${identity.lastError}` : ''}`;
   };
   const adminServer = options.admin === null ? null : createAdminServer({
-    ready: () => closing === null && (identity === null || identity.current !== null),
-    readyDetails: () => [identityLine()],
+    ready: () => closing === null && (identity === null || identity.current !== null) && (control === null || control.generation > 0),
+    readyDetails: () => [identityLine(), ...(control ? [control.connected ? `control: connected to ${options.control}` : control.generation > 0 ? `control: reconnecting to ${options.control} (${control.lastError}); serving the last configuration` : `control: waiting for the first configuration from ${options.control}${control.lastError ? ` (${control.lastError})` : ''}`] : [])],
     shutdown: () => { void running.close(); },
-    config: () => effectiveConfig(snapshot, generation, options.config ?? null, workload),
+    config: () => effectiveConfig(snapshot, generation, options.config ?? (options.control ? `control ${options.control}` : null), workload),
     telemetry, logger, version: VERSION(), remote: new Set(options.adminRemote ?? []),
   });
   const outboundBound = await listen(outboundServer, outboundAt);
@@ -253,6 +280,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     close(): Promise<void> {
       closing ??= (async () => {
         source?.close();
+        control?.close();
         identity?.close();
         inboundServer.close();
         outboundServer.close();

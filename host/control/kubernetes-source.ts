@@ -6,12 +6,12 @@
 //
 // @kubernetes/client-node 1.x, not 2.x: 2.x depends on undici 8, which needs Node 22, and Skiff runs
 // on Node 20.18+. 1.x watches over node-fetch and runs on both.
-import http from 'node:http';
-import https from 'node:https';
 import { KubeConfig, ListWatch, Watch, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
-import { parseObject, type KnownObject } from '../config/objects.js';
-import { findDuplicates, Snapshot } from '../config/snapshot.js';
+import type { Snapshot } from '../config/snapshot.js';
 import type { ConfigError } from '../config/checker.js';
+import { ClusterView, type StoredObject } from './cluster-view.js';
+import { objectKey } from './config-protocol.js';
+import { ApiError, apiRequest } from './api-request.js';
 
 /** What is read, where: the collection's API path (all namespaces) and its objects' apiVersion and kind. */
 export const WATCHED: readonly { path: string; apiVersion: string; kind: string }[] = [
@@ -30,8 +30,15 @@ export const WATCHED: readonly { path: string; apiVersion: string; kind: string 
 export interface KubernetesSourceOptions {
   /** The cluster to talk to (in-cluster service account, a kubeconfig, or options). */
   kubeConfig: KubeConfig;
-  onUpdate(snapshot: Snapshot): void;
-  /** Objects the API served that Skiff refuses (each with kind, namespace/name and field); the rest applies. */
+  /**
+   * A new snapshot; `changed` holds the keys ("Kind namespace/name") of what changed since the
+   * last, each with the version it had then (null: new); `view` has the current ones.
+   */
+  onUpdate(snapshot: Snapshot, changed: Map<string, StoredObject | null>): void;
+  /**
+   * Objects the API served that Skiff refuses (each with kind, namespace/name and field): the last
+   * valid version of each, if any, keeps serving; the rest applies.
+   */
   onInvalid?(errors: ConfigError[]): void;
   /** An informer failed (the API is unreachable, refused, …); it is restarted after `retryMs`. */
   onError?(kind: string, err: unknown): void;
@@ -41,40 +48,21 @@ export interface KubernetesSourceOptions {
   retryMs?: number;
 }
 
-/** A GET of `path` on the API server as JSON, with the kubeconfig's credentials and TLS settings. */
-async function getJson(kc: KubeConfig, path: string): Promise<unknown> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('the kubeconfig names no current cluster');
-  const url = new URL(path, cluster.server);
-  const opts: https.RequestOptions = { method: 'GET', headers: { accept: 'application/json' } };
-  await kc.applyToHTTPSOptions(opts);
-  const mod = url.protocol === 'https:' ? https : http;
-  return new Promise((resolve, reject) => {
-    const req = mod.request(url, opts, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { body += c; });
-      res.on('end', () => {
-        if (res.statusCode !== 200) { reject(new Error(`GET ${path}: ${res.statusCode} ${body.slice(0, 200)}`)); return; }
-        try { resolve(JSON.parse(body)); } catch (err) { reject(err as Error); }
-      });
-    });
-    req.on('error', reject);
-    req.setTimeout(30_000, () => req.destroy(new Error(`GET ${path}: no answer in 30 s`)));
-    req.end();
-  });
-}
-
 export class KubernetesSource {
   private informers = new Map<string, ListWatch<KubernetesObject>>();
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private retries = new Map<string, number>();
-  /** The first snapshot is delivered once every kind has been listed. */
-  private listed = new Set<string>();
+  /** Kinds listed, or answered for definitely (403, 404): the view is whole once all are. */
+  private settled = new Set<string>();
   last: Snapshot | null = null;
+  /** Every object served, raw and validated, with the indexes config streams need. */
+  readonly view = new ClusterView();
 
   constructor(private options: KubernetesSourceOptions) {}
+
+  /** Every kind has been listed (or the API said it cannot be): the view is the cluster's. */
+  get synced(): boolean { return this.settled.size === WATCHED.length; }
 
   /** Lists and watches every kind; resolves once all have been listed (the first snapshot delivered). */
   async start(): Promise<void> {
@@ -85,17 +73,37 @@ export class KubernetesSource {
   private async startInformer(w: typeof WATCHED[number]): Promise<void> {
     const kc = this.options.kubeConfig;
     const list = async (): Promise<KubernetesListObject<KubernetesObject>> => {
-      const l = await getJson(kc, w.path) as KubernetesListObject<KubernetesObject>;
+      let l: KubernetesListObject<KubernetesObject>;
+      try {
+        l = await apiRequest(kc, 'GET', w.path) as KubernetesListObject<KubernetesObject>;
+      } catch (err) {
+        // a definite answer (not installed: 404; not allowed: 403) settles the kind as empty for
+        // now — the rest of the cluster is served — while it is retried with backoff
+        if (err instanceof ApiError && (err.status === 403 || err.status === 404)) this.settled.add(w.kind);
+        throw err;
+      }
       // list items carry no kind or apiVersion: the list says what they are
       for (const o of l.items) { o.kind = w.kind; o.apiVersion = w.apiVersion; }
       return l;
     };
     const informer = new ListWatch<KubernetesObject>(w.path, new Watch(kc), list, false);
-    const changed = (): void => { this.retries.delete(w.kind); this.schedule(); };
+    const source = `${w.kind} (API)`;
+    const changed = (o: KubernetesObject): void => {
+      this.retries.delete(w.kind);
+      const raw = o as unknown as Record<string, unknown>;
+      raw.kind ??= w.kind;
+      raw.apiVersion ??= w.apiVersion;
+      const errors = this.view.set(raw, source);
+      if (errors.length) this.options.onInvalid?.(errors);
+      this.schedule();
+    };
     informer.on('add', changed);
     informer.on('update', changed);
-    informer.on('delete', changed);
-    informer.on('connect', () => { this.listed.add(w.kind); });
+    informer.on('delete', (o: KubernetesObject) => {
+      this.view.delete(objectKey(w.kind, o.metadata?.namespace, o.metadata?.name ?? ''));
+      this.schedule();
+    });
+    informer.on('connect', () => { this.settled.add(w.kind); });
     informer.on('error', (err: unknown) => {
       if (this.closed) return; // stopping aborts the watches: not an error
       this.options.onError?.(w.kind, err);
@@ -108,7 +116,7 @@ export class KubernetesSource {
     this.informers.set(w.kind, informer);
     try {
       await informer.start();
-      this.listed.add(w.kind);
+      this.settled.add(w.kind);
     } catch (err) {
       // the error callback restarts it; the first snapshot waits for nothing that may never come
       this.options.onError?.(w.kind, err);
@@ -120,24 +128,12 @@ export class KubernetesSource {
     this.timer = setTimeout(() => { this.timer = null; this.rebuild(); }, this.options.debounceMs ?? 50);
   }
 
-  /** A snapshot of every object the informers hold; objects Skiff refuses are left out and reported. */
+  /** A snapshot of every valid object (an invalid change keeps the object's last valid version). */
   private rebuild(): void {
     if (this.closed) return;
-    const objects: KnownObject[] = [];
-    const errors: ConfigError[] = [];
-    for (const [kind, informer] of this.informers) {
-      for (const o of informer.list()) {
-        const raw = JSON.parse(JSON.stringify(o)) as Record<string, unknown>;
-        raw.kind ??= kind;
-        const parsed = parseObject(raw, `${kind.toLowerCase()}s (API)`, 0);
-        if (parsed.object) objects.push(parsed.object);
-        errors.push(...parsed.errors);
-      }
-    }
-    errors.push(...findDuplicates(objects));
-    if (errors.length) this.options.onInvalid?.(errors);
-    this.last = new Snapshot(objects);
-    this.options.onUpdate(this.last);
+    const changed = this.view.commit();
+    this.last = this.view.snapshot;
+    this.options.onUpdate(this.last, changed);
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,7 @@ import { createCertificate, parseCsr } from './x509.js';
 import { verifyToken, type ServiceAccount } from './token.js';
 
 export class IdentityRefused extends Error {
-  constructor(readonly reason: 'bad-token' | 'bad-csr' | 'wrong-identity' | 'issuer-expired', message: string) {
+  constructor(readonly reason: 'bad-token' | 'bad-csr' | 'wrong-identity' | 'issuer-expired' | 'unverifiable', message: string) {
     super(message);
   }
   override get name(): string { return 'IdentityRefused'; }
@@ -23,7 +23,13 @@ export interface IssuerOptions {
   trustDomain: string;
   issuerCert: string;
   issuerKey: CryptoKey;
-  tokenSecret: string;
+  /** The directory mode's token secret (`skiff identity init`): tokens are HMACs under it. */
+  tokenSecret?: string;
+  /**
+   * Who a token proves to be, in place of the token secret: in a cluster, a TokenReview of the
+   * projected ServiceAccount token. Resolves null for a token it refuses; rejects when it cannot tell.
+   */
+  authenticate?: (token: string) => Promise<ServiceAccount | null>;
   /** Default workload certificate lifetime: 24 h. */
   lifetimeMs?: number;
 }
@@ -36,7 +42,13 @@ export class Issuer {
 
   /** A certificate (PEM, the leaf then the issuer) for the token's identity, or IdentityRefused. */
   async certify(token: string, csrPem: string, now = Date.now()): Promise<{ chain: string; identity: string; notAfter: Date }> {
-    const sa = verifyToken(this.options.tokenSecret, token);
+    const o = this.options;
+    let sa: ServiceAccount | null;
+    try {
+      sa = o.authenticate ? await o.authenticate(token) : o.tokenSecret !== undefined ? verifyToken(o.tokenSecret, token) : null;
+    } catch (err) {
+      throw new IdentityRefused('unverifiable', `the token could not be checked: ${(err as Error).message}`);
+    }
     if (!sa) throw new IdentityRefused('bad-token', 'the token is not valid for this identity service');
     let csr;
     try {

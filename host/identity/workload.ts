@@ -32,11 +32,25 @@ export interface Certified {
 
 const SERVICE_PATH = '/v1/certify';
 
-/** The ServiceAccount a directory-mode token names (its MAC is the service's to check). */
+/**
+ * The ServiceAccount a token names — a directory-mode token ("v1.namespace.name.mac"), or a
+ * Kubernetes ServiceAccount token (a JWT whose claims name it) — read, not verified: checking it is
+ * the identity service's part (its MAC, or a TokenReview).
+ */
 export function tokenAccount(token: string): ServiceAccount | null {
   const parts = token.trim().split('.');
-  if (parts.length < 4 || parts[0] !== 'v1') return null;
-  return { namespace: parts[1], name: parts.slice(2, -1).join('.') };
+  if (parts.length >= 4 && parts[0] === 'v1') return { namespace: parts[1], name: parts.slice(2, -1).join('.') };
+  if (parts.length !== 3) return null;
+  let claims: { sub?: unknown; 'kubernetes.io'?: { namespace?: unknown; serviceaccount?: { name?: unknown } } };
+  try {
+    claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+  } catch {
+    return null;
+  }
+  const k = claims?.['kubernetes.io'];
+  if (typeof k?.namespace === 'string' && typeof k.serviceaccount?.name === 'string') return { namespace: k.namespace, name: k.serviceaccount.name };
+  const m = typeof claims?.sub === 'string' ? /^system:serviceaccount:([^:]+):([^:]+)$/.exec(claims.sub) : null;
+  return m ? { namespace: m[1], name: m[2] } : null;
 }
 
 export class WorkloadIdentity {
@@ -73,7 +87,7 @@ export class WorkloadIdentity {
     try {
       const token = readFileSync(o.tokenFile, 'utf8').trim();
       const sa = tokenAccount(token);
-      if (!sa) throw new Error(`${o.tokenFile} does not hold a Skiff identity token`);
+      if (!sa) throw new Error(`${o.tokenFile} holds neither a Skiff identity token nor a Kubernetes ServiceAccount token`);
       const keys = await generateKeyPair();
       const identity = spiffeId(o.trustDomain, sa);
       const csr = await createCsr(keys, [identity], [identityDnsName(o.trustDomain, sa)]);

@@ -35,6 +35,11 @@ export interface OutboundOptions extends ListenerOptions {
   snapshot(): Snapshot;
   /** mTLS to meshed endpoints (with a workload identity); plaintext without. */
   meshTls?: MeshTls;
+  /**
+   * Asks the control plane for a Service the snapshot does not have (control-source.ts): null when
+   * there is nothing to wait for; else settles true once answered, false when it did not answer in time.
+   */
+  discover?(namespace: string, name: string): Promise<boolean> | null;
 }
 
 /** Where requests for a Service port go: its endpoints, balanced. */
@@ -227,6 +232,10 @@ export class Outbound extends HttpListener implements ExchangeObserver {
   }
 
   protected route(exchange: Exchange, fields: FieldList, down: HttpStream, isH2: boolean): void {
+    this.routeBy(exchange, fields, down, isH2, true);
+  }
+
+  private routeBy(exchange: Exchange, fields: FieldList, down: HttpStream, isH2: boolean, mayDiscover: boolean): void {
     const authority = getField(fields, ':authority');
     if (!authority) {
       exchange.fail(ProxyErrorKind.NOT_FOUND, 'request has no :authority or Host to route by');
@@ -235,6 +244,20 @@ export class Outbound extends HttpListener implements ExchangeObserver {
     const target = this.targetFor(authority);
     exchange.tag = target; // for metrics, should it end here
     if (!target.backend) {
+      const name = mayDiscover && this.options.discover ? this.options.resolver.parse(authority) : null;
+      const wait = name ? this.options.discover!(name.namespace, name.name) : null;
+      if (wait) {
+        // the control plane has not been asked for this Service yet: the request waits for its answer
+        const w = { cancel(): void {} };
+        exchange.waiting = w;
+        void wait.then((answered) => {
+          if (exchange.waiting === w) exchange.waiting = null;
+          if (exchange.isDone || down.closed) return;
+          if (answered) this.routeBy(exchange, fields, down, isH2, false);
+          else exchange.fail(ProxyErrorKind.UNAVAILABLE, `the control plane did not answer in time for Service ${name!.namespace}/${name!.name}`);
+        });
+        return;
+      }
       exchange.fail(ProxyErrorKind.NOT_FOUND, target.error);
       return;
     }
