@@ -12,8 +12,8 @@
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import type { KnownObject } from '../config/objects.js';
-import { parsedKey, type ClusterView, type StoredObject } from './cluster-view.js';
-import { MAX_LINE, MAX_SUBSCRIPTIONS, SERVICE_NAME, WORKLOAD_HEADER, objectKey, type ControlMessage } from './config-protocol.js';
+import { jsonOf, parsedKey, type ClusterView, type StoredObject } from './cluster-view.js';
+import { MAX_LINE, MAX_SUBSCRIPTIONS, SERVICE_NAME, WORKLOAD_HEADER, objectKey } from './config-protocol.js';
 
 const WORKLOAD = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-.a-z0-9]*[a-z0-9])?)$/;
 /** How long a new stream may take to send its first line (its subscriptions). */
@@ -58,15 +58,36 @@ function removeFrom<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
   if (s.size === 0) m.delete(k);
 }
 
-/** A Pod as an endpoint's: only what says who it runs as. */
-function trimPod(raw: Record<string, unknown>): Record<string, unknown> {
-  const meta = raw.metadata as Record<string, unknown>;
-  const spec = (raw.spec ?? {}) as Record<string, unknown>;
-  return {
-    apiVersion: raw.apiVersion, kind: 'Pod',
-    metadata: { name: meta.name, namespace: meta.namespace, resourceVersion: meta.resourceVersion },
-    spec: { serviceAccountName: spec.serviceAccountName ?? 'default', containers: [] },
-  };
+/** A Pod as an endpoint's, as JSON: only what says who it runs as (made once per version). */
+const trimmed = new WeakMap<StoredObject, string>();
+function trimmedPodJson(o: StoredObject): string {
+  let json = trimmed.get(o);
+  if (json === undefined) {
+    const raw = o.raw;
+    const meta = raw.metadata as Record<string, unknown>;
+    const spec = (raw.spec ?? {}) as Record<string, unknown>;
+    json = JSON.stringify({
+      apiVersion: raw.apiVersion, kind: 'Pod',
+      metadata: { name: meta.name, namespace: meta.namespace, resourceVersion: meta.resourceVersion },
+      spec: { serviceAccountName: spec.serviceAccountName ?? 'default', containers: [] },
+    });
+    trimmed.set(o, json);
+  }
+  return json;
+}
+
+/** Whether a change can change what a subscriber needs (not only the content of what it holds). */
+function structural(before: StoredObject | null, now: StoredObject | undefined): boolean {
+  if (!before || !now) return true; // created or deleted
+  const a = before.parsed;
+  const b = now.parsed;
+  if (a.kind === 'HTTPRoute' || a.kind === 'GRPCRoute') return true; // parents and backends
+  if (a.kind === 'EndpointSlice' && b.kind === 'EndpointSlice') {
+    if (a.serviceName !== b.serviceName) return true;
+    const pods = (x: typeof a): string => x.endpoints.map((e) => (e.pod ? `${e.pod.namespace}/${e.pod.name}` : '')).join(',');
+    return pods(a) !== pods(b);
+  }
+  return false;
 }
 
 export class ConfigServer {
@@ -193,7 +214,7 @@ export class ConfigServer {
         case 'Pod': {
           const podKey = `${o.namespace}/${o.name}`;
           add(this.byPod.get(podKey));
-          for (const s of view.servicesOfPod.get(podKey) ?? []) add(this.byService.get(s));
+          for (const s of view.servicesOfPod.get(podKey)?.keys() ?? []) add(this.byService.get(s));
           break;
         }
         case 'Namespace': add(this.byNamespace.get(o.name)); break;
@@ -204,10 +225,12 @@ export class ConfigServer {
         default: add(this.byNamespace.get(o.namespace));
       }
     };
+    let reshaped = false;
     for (const [key, before] of changes) {
       if (before) concern(before.parsed);
       const now = view.objects.get(key);
       if (now) concern(now.parsed);
+      reshaped ||= structural(before, now);
     }
     for (const sub of affected) {
       if (sub.closed) continue;
@@ -217,7 +240,8 @@ export class ConfigServer {
         sub.res.stream.close();
         continue;
       }
-      this.update(sub, false);
+      // only contents changed: what each holds of them is what it gets, without working out its needs again
+      this.update(sub, false, reshaped ? undefined : changes.keys());
     }
   }
 
@@ -232,11 +256,11 @@ export class ConfigServer {
     for (const k of view.namespaceKeys.get(sub.namespace) ?? []) keys.add(k);
     const services = new Set<string>();
     // the inbound's Services: those whose slices list this Pod, with their producer routes
-    for (const s of view.servicesOfPod.get(sub.podKey) ?? []) {
+    for (const s of view.servicesOfPod.get(sub.podKey)?.keys() ?? []) {
       services.add(s);
       const [ns, name] = s.split('/');
       has(objectKey('Service', ns, name));
-      for (const r of view.snapshot.routesOf(ns, name)) if (r.namespace === ns) keys.add(parsedKey(r));
+      for (const r of view.routing.routesOf(ns, name)) if (r.namespace === ns) keys.add(parsedKey(r));
     }
     // the outbound's: each subscription, and what its routes send to
     const queue = [...sub.requested];
@@ -254,7 +278,7 @@ export class ConfigServer {
         if (slice.kind !== 'EndpointSlice') continue;
         for (const e of slice.endpoints) if (e.pod) has(objectKey('Pod', e.pod.namespace, e.pod.name));
       }
-      for (const r of view.snapshot.routesOf(ns, name)) {
+      for (const r of view.routing.routesOf(ns, name)) {
         if (r.namespace !== sub.namespace && r.namespace !== ns) continue;
         keys.add(parsedKey(r));
         for (const rule of r.rules) {
@@ -266,34 +290,53 @@ export class ConfigServer {
     return { keys, services };
   }
 
-  /** Sends the subscriber what changed for it since the last message (everything, on a full one). */
-  private update(sub: Subscriber, full: boolean): void {
+  /**
+   * Sends the subscriber what changed for it since the last message (everything, on a full one).
+   * `only`: the changes touched these keys and nothing that decides what it needs — just those it
+   * holds are looked at.
+   */
+  private update(sub: Subscriber, full: boolean, only?: Iterable<string>): void {
     if (sub.closed) return;
     if (sub.blocked) { sub.stale = true; return; }
-    const { keys, services } = this.need(sub);
-    for (const s of sub.services) if (!services.has(s)) removeFrom(this.byService, s, sub);
-    for (const s of services) if (!sub.services.has(s)) addTo(this.byService, s, sub);
-    sub.services = services;
     const objects = this.options.view.objects;
     const ownPod = objectKey('Pod', sub.namespace, sub.pod);
-    const msg: ControlMessage = { upsert: [], delete: [], resolved: sub.resolved };
-    if (full) msg.full = true;
-    sub.resolved = [];
-    for (const k of keys) {
-      const o = objects.get(k)!;
-      if (!full && sub.sent.get(k) === o.resourceVersion && o.resourceVersion !== '') continue;
+    const upsert: string[] = [];
+    const deleted: string[] = [];
+    const send = (k: string, o: StoredObject): void => {
       sub.sent.set(k, o.resourceVersion);
-      msg.upsert.push(o.parsed.kind === 'Pod' && k !== ownPod ? trimPod(o.raw) : o.raw);
+      upsert.push(o.parsed.kind === 'Pod' && k !== ownPod ? trimmedPodJson(o) : jsonOf(o));
+    };
+    if (only !== undefined && !sub.stale) {
+      for (const k of only) {
+        const had = sub.sent.get(k);
+        const o = objects.get(k);
+        if (had === undefined || !o || (had === o.resourceVersion && had !== '')) continue;
+        send(k, o);
+      }
+    } else {
+      const { keys, services } = this.need(sub);
+      for (const s of sub.services) if (!services.has(s)) removeFrom(this.byService, s, sub);
+      for (const s of services) if (!sub.services.has(s)) addTo(this.byService, s, sub);
+      sub.services = services;
+      for (const k of keys) {
+        const o = objects.get(k)!;
+        if (!full && sub.sent.get(k) === o.resourceVersion && o.resourceVersion !== '') continue;
+        send(k, o);
+      }
+      for (const k of sub.sent.keys()) {
+        if (keys.has(k)) continue;
+        sub.sent.delete(k);
+        if (!full) deleted.push(k);
+      }
     }
-    for (const k of sub.sent.keys()) {
-      if (keys.has(k)) continue;
-      sub.sent.delete(k);
-      if (!full) msg.delete.push(k);
-    }
-    if (!full && msg.upsert.length === 0 && msg.delete.length === 0 && msg.resolved.length === 0) return;
+    const resolved = sub.resolved;
+    sub.resolved = [];
+    if (!full && upsert.length === 0 && deleted.length === 0 && resolved.length === 0) return;
     this.messages++;
-    this.objectsSent += msg.upsert.length;
-    if (!sub.res.write(`${JSON.stringify(msg)}\n`)) sub.blocked = true;
+    this.objectsSent += upsert.length;
+    // the objects' JSON is made once, whatever the number of streams they go to
+    const line = `{${full ? '"full":true,' : ''}"upsert":[${upsert.join(',')}],"delete":${JSON.stringify(deleted)},"resolved":${JSON.stringify(resolved)}}\n`;
+    if (!sub.res.write(line)) sub.blocked = true;
   }
 
   /** Ends every stream (the control plane is stopping: proxies keep their config and reconnect). */

@@ -47,8 +47,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     let first = true;
     source = new KubernetesSource({
       kubeConfig: k.kubeConfig, debounceMs: k.debounceMs, retryMs: k.retryMs,
-      onUpdate: (snapshot, changed) => {
-        if (first) log('info', 'cluster listed', { objects: snapshot.objectCount });
+      onUpdate: (view, changed) => {
+        if (first) log('info', 'cluster listed', { objects: view.objects.size });
         first = false;
         config?.changed(changed);
         // a partial view would report parents and backends missing that are only not listed yet

@@ -7,7 +7,6 @@
 // @kubernetes/client-node 1.x, not 2.x: 2.x depends on undici 8, which needs Node 22, and Skiff runs
 // on Node 20.18+. 1.x watches over node-fetch and runs on both.
 import { KubeConfig, ListWatch, Watch, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
-import type { Snapshot } from '../config/snapshot.js';
 import type { ConfigError } from '../config/checker.js';
 import { ClusterView, type StoredObject } from './cluster-view.js';
 import { objectKey } from './config-protocol.js';
@@ -31,10 +30,10 @@ export interface KubernetesSourceOptions {
   /** The cluster to talk to (in-cluster service account, a kubeconfig, or options). */
   kubeConfig: KubeConfig;
   /**
-   * A new snapshot; `changed` holds the keys ("Kind namespace/name") of what changed since the
-   * last, each with the version it had then (null: new); `view` has the current ones.
+   * The view changed: `changed` holds the keys ("Kind namespace/name") of what changed since the
+   * last call, each with the version it had then (null: new); `view` has the current ones.
    */
-  onUpdate(snapshot: Snapshot, changed: Map<string, StoredObject | null>): void;
+  onUpdate(view: ClusterView, changed: Map<string, StoredObject | null>): void;
   /**
    * Objects the API served that Skiff refuses (each with kind, namespace/name and field): the last
    * valid version of each, if any, keeps serving; the rest applies.
@@ -55,7 +54,6 @@ export class KubernetesSource {
   private retries = new Map<string, number>();
   /** Kinds listed, or answered for definitely (403, 404): the view is whole once all are. */
   private settled = new Set<string>();
-  last: Snapshot | null = null;
   /** Every object served, raw and validated, with the indexes config streams need. */
   readonly view = new ClusterView();
 
@@ -128,12 +126,10 @@ export class KubernetesSource {
     this.timer = setTimeout(() => { this.timer = null; this.rebuild(); }, this.options.debounceMs ?? 50);
   }
 
-  /** A snapshot of every valid object (an invalid change keeps the object's last valid version). */
+  /** Publishes the changes (an invalid change keeps the object's last valid version). */
   private rebuild(): void {
     if (this.closed) return;
-    const changed = this.view.commit();
-    this.last = this.view.snapshot;
-    this.options.onUpdate(this.last, changed);
+    this.options.onUpdate(this.view, this.view.commit());
   }
 
   async close(): Promise<void> {

@@ -85,7 +85,7 @@ export class RouteStatusWriter {
     const controllerName = o.controllerName ?? CONTROLLER_NAME;
     const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     const work: (() => Promise<void>)[] = [];
-    for (const st of routeStatuses(o.view.snapshot)) {
+    for (const st of routeStatuses(o.view.routing)) {
       if (st.parents.length === 0) continue; // no Service or Server parent: a Gateway's route, not ours
       const stored = o.view.objects.get(parsedKey(st.route));
       if (!stored) continue;

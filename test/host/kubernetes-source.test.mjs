@@ -33,7 +33,7 @@ test('list, then watch: creations, changes and deletions reach the snapshot; 410
   const port = await api.listen();
   const snapshots = [];
   const errors = [];
-  const source = new KubernetesSource({ kubeConfig: kubeConfig(port), onUpdate: (s) => snapshots.push(s), onError: (k, e) => errors.push(`${k}: ${e?.message ?? e}`), retryMs: 100 });
+  const source = new KubernetesSource({ kubeConfig: kubeConfig(port), onUpdate: (view) => snapshots.push(view.fullSnapshot()), onError: (k, e) => errors.push(`${k}: ${e?.message ?? e}`), retryMs: 100 });
   try {
     await source.start();
     const first = snapshots.at(-1);
@@ -78,20 +78,20 @@ test('the API going away keeps the last snapshot serving; when it is back, the i
   const port = await api.listen();
   const snapshots = [];
   const errors = [];
-  const source = new KubernetesSource({ kubeConfig: kubeConfig(port), onUpdate: (s) => snapshots.push(s), onError: (k) => errors.push(k), retryMs: 100 });
+  const source = new KubernetesSource({ kubeConfig: kubeConfig(port), onUpdate: (view) => snapshots.push(view.fullSnapshot()), onError: (k) => errors.push(k), retryMs: 100 });
   try {
     await source.start();
-    assert.ok(source.last.service('default', 'web'));
+    assert.ok(source.view.fullSnapshot().service('default', 'web'));
     await api.close();
     assert.ok(await eventually(() => errors.length > 0), 'the failure is reported');
-    assert.ok(source.last.service('default', 'web'), 'the last snapshot still serves');
+    assert.ok(source.view.fullSnapshot().service('default', 'web'), 'the last snapshot still serves');
     // the API comes back (same address), with a change made meanwhile
     api = new FakeApiServer();
     api.apply(service('web'));
     api.apply(service('meanwhile'));
     await new Promise((r) => api.server.listen(port, '127.0.0.1', r));
-    assert.ok(await eventually(() => source.last.service('default', 'meanwhile'), 10_000), 'caught up after the API returned');
-    assert.ok(source.last.service('default', 'web'));
+    assert.ok(await eventually(() => source.view.fullSnapshot().service('default', 'meanwhile'), 10_000), 'caught up after the API returned');
+    assert.ok(source.view.fullSnapshot().service('default', 'web'));
   } finally {
     await source.close();
     await api.close();
