@@ -47,6 +47,21 @@ test('skiff proxy refuses bad limits and header policies, naming the flag', asyn
   assert.match(u.stderr, /--underscore-headers: expected allow, drop or reject, got 'maybe'/);
 });
 
+test('the Kubernetes flags: --control needs an identity and excludes --config; --kubeconfig goes with --kubernetes', async () => {
+  const noId = await run(process.execPath, [cli, 'proxy', '--control', '127.0.0.1:1', '--admin', '127.0.0.1:0']);
+  assert.is(noId.code, 1);
+  assert.match(noId.stderr, /--control needs --identity-token and --trust-anchors/);
+  const both = await run(process.execPath, [cli, 'proxy', '--control', '127.0.0.1:1', '--config', '/nonexistent', '--identity-token', '/t', '--trust-anchors', '/a', '--admin', '127.0.0.1:0']);
+  assert.is(both.code, 1);
+  assert.match(both.stderr, /--config and --control are two sources of the same configuration/);
+  const kc = await run(process.execPath, [cli, 'control', '--identity', '/nonexistent', '--kubeconfig', '/k']);
+  assert.is(kc.code, 1);
+  assert.match(kc.stderr, /--kubeconfig goes with --kubernetes/);
+  const help = (await run(process.execPath, [cli, 'control', '--help'])).stdout.toString();
+  for (const flag of ['--kubernetes', '--kubeconfig', '--route-status']) assert.ok(help.includes(flag), flag);
+  assert.ok((await run(process.execPath, [cli, 'proxy', '--help'])).stdout.toString().includes('--control HOST:PORT'));
+});
+
 test('skiff demo rejects a bad --listen with a clear error', async () => {
   const r = await run(process.execPath, [cli, 'demo', '--once', '--listen', 'nonsense']);
   assert.is(r.code, 1);
