@@ -73,7 +73,7 @@ current-context: b
   // BENCH_CP_PROFILE=DIR: the control plane writes a CPU profile there
   const prof = process.env.BENCH_CP_PROFILE;
   const cmd = prof ? [process.execPath, '--cpu-prof', `--cpu-prof-dir=${prof}`, join(here, '../dist/skiff.js')] : [skiff];
-  const child = spawn(cmd[0], [...cmd.slice(1), 'control', '--kubernetes', '--kubeconfig', kubeconfig, '--identity', dir, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', '--route-status', 'off'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(cmd[0], [...cmd.slice(1), 'control', '--kubernetes', '--kubeconfig', kubeconfig, '--identity', dir, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', '--route-status', 'off', '--admin', 'off'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const sessions = [];
   try {
     await waitForPort(port, 2400);

@@ -60,11 +60,12 @@ const COMMANDS: Record<string, string> = {
   init: create the trust anchor, the issuer and the token secret (files 0600; never overwritten)
   token: print the token a proxy of that account presents (DIR defaults to $SKIFF_IDENTITY_DIR)`,
   control: `usage: skiff control (--identity DIR | --config DIR) [--kubernetes [--kubeconfig FILE] [--route-status on|off]]
-                     [--listen 0.0.0.0:8080] [--trust-domain D] [--certificate-lifetime 24h] [--log-level L] [--log-format json|plain]
+                     [--listen 0.0.0.0:8080] [--admin 0.0.0.0:9990|off] [--trust-domain D] [--certificate-lifetime 24h]
+                     [--log-level L] [--log-format json|plain]
   the control plane: the identity service (POST /v1/certify; --config DIR uses DIR/identity), and with
   --kubernetes the proxies' configuration streams (POST /v1/config, for skiff proxy --control) from the
   Kubernetes API — the Pod's service account, or --kubeconfig — with ServiceAccount tokens checked by
-  TokenReview and route status written to the API`,
+  TokenReview and route status written to the API. --admin: GET /live, /ready (the cluster listed), /metrics`,
   demo: `usage: skiff demo [--listen 127.0.0.1:4140] [--once]
   serve HTTP/2 from the wasm core and check it with the core's own client; stays up for curl/nghttp
   until Ctrl-C (--once: exit)`,
@@ -336,6 +337,7 @@ async function main(argv: string[]): Promise<number> {
           kubernetes: { type: 'boolean', default: process.env.SKIFF_KUBERNETES === 'true' },
           kubeconfig: { type: 'string', default: process.env.SKIFF_KUBECONFIG },
           'route-status': { type: 'string', default: process.env.SKIFF_ROUTE_STATUS ?? 'on' },
+          admin: { type: 'string', default: process.env.SKIFF_ADMIN ?? '0.0.0.0:9990' },
           'log-level': { type: 'string', default: process.env.SKIFF_LOG_LEVEL ?? 'info' },
           'log-format': { type: 'string', default: process.env.SKIFF_LOG_FORMAT ?? 'json' },
         },
@@ -371,9 +373,17 @@ async function main(argv: string[]): Promise<number> {
         certificateLifetimeMs: parseDuration(values['certificate-lifetime']!, '--certificate-lifetime'),
         log: (lv, message, fields) => logger[lv](message, fields),
       });
+      let admin: import('node:http').Server | null = null;
+      if (values.admin !== 'off') {
+        const at = parseHostPort(values.admin!, '--admin');
+        admin = (await import('./control/control-admin.js')).createControlAdmin(cp);
+        await new Promise<void>((resolve, reject) => { admin!.once('error', reject); admin!.listen(at.port, at.host, resolve); });
+        const a = admin.address() as { address: string; port: number };
+        logger.info(`admin on ${a.address}:${a.port}: /live /ready /metrics`);
+      }
       logger.info(`skiff control on ${cp.address.host}:${cp.address.port}: identity service${kubernetes ? ' and config streams from the Kubernetes API' : ''} (trust domain ${values['trust-domain']})`);
       await new Promise<void>((resolve) => {
-        const stop = (): void => { void cp.close().then(resolve); };
+        const stop = (): void => { admin?.close(); admin?.closeAllConnections(); void cp.close().then(resolve); };
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
       });

@@ -98,6 +98,7 @@ export class ConfigServer {
   /** Messages and objects sent, for the bench and /metrics. */
   messages = 0;
   objectsSent = 0;
+  refused = 0;
 
   constructor(private options: ConfigServerOptions) {}
 
@@ -107,6 +108,7 @@ export class ConfigServer {
   handle(req: Http2ServerRequest, res: Http2ServerResponse): void {
     const log = this.options.log ?? (() => {});
     const refuse = (status: number, message: string): void => {
+      this.refused++;
       log(`config: refused a stream (${status}): ${message}`);
       res.writeHead(status, { 'content-type': 'text/plain' });
       res.end(`${message}\n`);

@@ -54,6 +54,8 @@ export class KubernetesSource {
   private retries = new Map<string, number>();
   /** Kinds listed, or answered for definitely (403, 404): the view is whole once all are. */
   private settled = new Set<string>();
+  /** List/watch failures by kind (for metrics). */
+  readonly errors = new Map<string, number>();
   /** Every object served, raw and validated, with the indexes config streams need. */
   readonly view = new ClusterView();
 
@@ -104,6 +106,7 @@ export class KubernetesSource {
     informer.on('connect', () => { this.settled.add(w.kind); });
     informer.on('error', (err: unknown) => {
       if (this.closed) return; // stopping aborts the watches: not an error
+      this.errors.set(w.kind, (this.errors.get(w.kind) ?? 0) + 1);
       this.options.onError?.(w.kind, err);
       // keep serving the last snapshot; start again after a backoff (a relist, then a new watch)
       const n = (this.retries.get(w.kind) ?? 0) + 1;
@@ -117,6 +120,7 @@ export class KubernetesSource {
       this.settled.add(w.kind);
     } catch (err) {
       // the error callback restarts it; the first snapshot waits for nothing that may never come
+      this.errors.set(w.kind, (this.errors.get(w.kind) ?? 0) + 1);
       this.options.onError?.(w.kind, err);
     }
   }

@@ -31,7 +31,7 @@ const slice = (svc, podName, port, { ready = true, terminating = false } = {}) =
   endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready, terminating }, targetRef: { kind: 'Pod', namespace: NS, name: podName } }],
 });
 
-let api, apiPort, dir, kubeconfig, controlPort, control;
+let api, apiPort, dir, kubeconfig, controlPort, controlAdmin, control;
 const apps = [];
 const proxies = {};
 let catalogPool;
@@ -50,7 +50,7 @@ function startApp(name) {
 }
 
 function startControl() {
-  const c = runSkiff(['control', '--kubernetes', '--kubeconfig', kubeconfig, '--identity', dir, '--listen', `127.0.0.1:${controlPort}`, '--log-format', 'plain'], { timeout: 600_000 });
+  const c = runSkiff(['control', '--kubernetes', '--kubeconfig', kubeconfig, '--identity', dir, '--listen', `127.0.0.1:${controlPort}`, '--admin', `127.0.0.1:${controlAdmin}`, '--log-format', 'plain'], { timeout: 600_000 });
   return c;
 }
 
@@ -147,6 +147,7 @@ current-context: test
     spec: { targetRef: { group: 'policy.linkerd.io', kind: 'Server', name: 'catalog-http' }, requiredAuthenticationRefs: [{ group: 'policy.linkerd.io', kind: 'MeshTLSAuthentication', name: 'web-only' }] },
   });
   controlPort = await freePort();
+  controlAdmin = await freePort();
   control = startControl();
   await waitForPort(controlPort);
   proxies.web = await startSidecar('web-0', 'web', ports['web-0']);
@@ -179,6 +180,17 @@ test('proxies are ready with identity and configuration from skiff control; requ
   const rv = await get('/reviews/1');
   assert.is(rv.status, 200);
   assert.is(rv.servedBy, 'reviews-0');
+  // the control plane's probes and metrics
+  const text = await new Promise((resolve, reject) => http.get({ host: '127.0.0.1', port: controlAdmin, path: '/metrics' }, (res) => {
+    let t = '';
+    res.on('data', (c) => { t += c; });
+    res.on('end', () => resolve(t));
+  }).on('error', reject));
+  assert.match(text, /^skiff_control_config_streams 4$/m);
+  assert.match(text, /^skiff_control_view_objects\{kind="EndpointSlice"\} 3$/m);
+  assert.match(text, /^skiff_control_route_status_writes_total\{result="written"\} [1-9]/m);
+  const ready = await new Promise((resolve) => http.get({ host: '127.0.0.1', port: controlAdmin, path: '/ready' }, (res) => { res.resume(); resolve(res.statusCode); }));
+  assert.is(ready, 200);
   // the identity service asked the API about each proxy's token, with Skiff's audience
   assert.ok(api.requests.filter((q) => q === 'POST /apis/authentication.k8s.io/v1/tokenreviews').length >= 4, 'TokenReviews');
 });
