@@ -13,9 +13,11 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import type { KnownObject } from '../config/objects.js';
 import { jsonOf, parsedKey, type ClusterView, type StoredObject } from './cluster-view.js';
-import { MAX_LINE, MAX_SUBSCRIPTIONS, SERVICE_NAME, WORKLOAD_HEADER, objectKey } from './config-protocol.js';
+import { MAX_SUBSCRIPTIONS, SERVICE_NAME, WORKLOAD_HEADER, objectKey } from './config-protocol.js';
 
 const WORKLOAD = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-.a-z0-9]*[a-z0-9])?)$/;
+/** Longest subscription line a proxy may send (a full stream of names is well under it). */
+const MAX_REQUEST_LINE = 1024 * 1024;
 /** How long a new stream may take to send its first line (its subscriptions). */
 const HELLO_TIMEOUT_MS = 10_000;
 /** Most Services one subscriber's closure may reach (subscriptions plus route backends). */
@@ -137,7 +139,7 @@ export class ConfigServer {
     req.setEncoding('utf8');
     req.on('data', (chunk: string) => {
       buffered += chunk;
-      if (buffered.length > MAX_LINE) { res.stream.close(); return; }
+      if (buffered.length > MAX_REQUEST_LINE) { log(`config: ${workload} sent a line over ${MAX_REQUEST_LINE} bytes`); res.stream.close(); return; }
       let nl;
       while ((nl = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, nl);

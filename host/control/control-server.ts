@@ -26,8 +26,9 @@ export async function createControlServer(options: ControlServerOptions): Promis
   const sessions = new Set<Http2Session>();
   const server = http2.createSecureServer({
     key, cert, ca: anchors, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.3', allowHTTP1: true,
-    // a config stream carries a whole namespace's objects at its start: room for it to flow
-    settings: { initialWindowSize: 1 << 20 },
+    // a config stream carries a whole namespace's objects at its start: room for it to flow; a proxy
+    // opens one stream, an identity client one at a time: 100 is plenty, and bounds what a peer may hold
+    settings: { initialWindowSize: 1 << 20, maxConcurrentStreams: 100 },
   }, (req: Http2ServerRequest, res: Http2ServerResponse) => {
     const path = req.url.split('?')[0];
     if (path === CERTIFY_PATH) { void handleCertify(issuer, req, res, log); return; }
