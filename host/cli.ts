@@ -45,8 +45,9 @@ const COMMANDS: Record<string, string> = {
   tap: `usage: skiff tap [--admin HOST:PORT] [--direction inbound|outbound] [--method M] [--authority A] [--path PREFIX]
                  [--status 503|5xx] [--identity ID] [--limit N] [--json]
   live request summaries from a proxy's admin server`,
-  stat: `usage: skiff stat [ADMIN_ADDR…] [--by route|peer|authority] [--watch [--interval 2s] [--count N]]
-  golden metrics (success rate, RPS, latency p50/p95/p99) from one or more proxies' admin endpoints`,
+  stat: `usage: skiff stat [ADMIN_ADDR…] [--by route|peer|authority|endpoint] [--watch [--interval 2s] [--count N]]
+  golden metrics (success rate, RPS, latency p50/p95/p99) from one or more proxies' admin endpoints;
+  --by endpoint: each outbound endpoint's circuit breaker state, EWMA latency, load and failures`,
   check: `usage: skiff check DIR
   validate a config directory (every problem listed, route status and inbound policy included; exit 1 on any)`,
   authz: `usage: skiff authz DIR --workload NAMESPACE/NAME [--port N] [--default-inbound-policy P] [--cluster-networks LIST] [--trust-loopback on|off]
@@ -268,7 +269,7 @@ async function main(argv: string[]): Promise<number> {
       const { adminAddress } = await import('./cli/admin-client.js');
       const { parseDuration } = await import('./config/duration.js');
       const by = values.by!;
-      if (by !== 'route' && by !== 'peer' && by !== 'authority') throw new Error(`--by: expected route, peer or authority, got '${by}'`);
+      if (by !== 'route' && by !== 'peer' && by !== 'authority' && by !== 'endpoint') throw new Error(`--by: expected route, peer, authority or endpoint, got '${by}'`);
       if (!/^\d+$/.test(values.count!)) throw new Error(`--count: expected a count, got '${values.count}'`);
       const admins = (positionals.length ? positionals : [undefined]).map((a) => adminAddress(a, 'ADMIN_ADDR'));
       return runStat({
@@ -294,6 +295,12 @@ async function main(argv: string[]): Promise<number> {
         }
       }
       if (r.snapshot) {
+        // failure accrual annotations the proxies would ignore (accrual off for that Service)
+        const { accrualPolicy } = await import('./outbound/accrual.js');
+        for (const svc of r.snapshot.services.values()) {
+          const p = accrualPolicy(svc.annotations);
+          if (typeof p === 'string') all.push(`${svc.source}: Service ${svc.namespace}/${svc.name}: metadata.annotations: ${p} (failure accrual stays off for it)`);
+        }
         const { policyReport } = await import('./policy/report.js');
         const report = policyReport(r.snapshot);
         for (const l of report.lines) console.log(`policy: ${l}`);

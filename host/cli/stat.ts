@@ -6,7 +6,8 @@ import { golden, type GroupBy, type Stats, type GoldenRow } from '../metrics/gol
 
 export interface StatOptions {
   admins: HostPort[];
-  by: GroupBy;
+  /** endpoint: the balancers' endpoints (breaker state, EWMA latency) instead of golden metrics. */
+  by: GroupBy | 'endpoint';
   /** Refresh every this many ms (0: print once, since the proxies started). */
   watchMs: number;
   /** With watch: stop after this many tables (0: until interrupted). */
@@ -27,7 +28,21 @@ async function read(admins: HostPort[]): Promise<Stats> {
     startedAt: Math.min(...all.map((x) => x.stats.startedAt)),
     latencyBucketsMs: all[0].stats.latencyBucketsMs,
     http: all.flatMap((x) => x.stats.http.map((s) => ({ ...s, labels: { ...s.labels, proxy: x.at } }))),
+    balancers: all.flatMap((x) => (x.stats.balancers ?? []).map((b) => ({ ...b, service: all.length > 1 ? `${x.at} ${b.service}` : b.service }))),
   };
+}
+
+/** The balancers' endpoints: breaker state, EWMA latency, load, failures; then fail-fast counts. */
+export function formatEndpoints(stats: Stats): string {
+  const bs = stats.balancers ?? [];
+  if (bs.length === 0) return 'no outbound balancers yet\n';
+  const head = ['BACKEND', 'ENDPOINT', 'STATE', 'EWMA', 'IN_FLIGHT', 'REQUESTS', 'FAILURES', 'CONSECUTIVE'];
+  const body = bs.flatMap((b) => b.endpoints.map((e) => [b.service, e.addr, e.available ? e.state : e.state === 'closed' ? 'connecting' : e.state,
+    ms(e.ewmaMs), String(e.inFlight), String(e.requests), String(e.failures), String(e.consecutiveFailures)]));
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const table = [head, ...body].map((cells) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd()).join('\n');
+  const ff = bs.filter((b) => b.failFast > 0).map((b) => `${b.service}: ${b.failFast} request(s) failed fast (no endpoint available in time)`);
+  return `${table}\n${ff.length ? `${ff.join('\n')}\n` : ''}`;
 }
 
 const pct = (v: number | null): string => (v === null ? '-' : `${(v * 100).toFixed(2)}%`);
@@ -42,15 +57,24 @@ export function formatTable(rows: GoldenRow[], by: GroupBy): string {
 }
 
 export async function runStat(o: StatOptions): Promise<number> {
+  if (o.by === 'endpoint') {
+    for (let n = 0; ; n++) {
+      const cur = await read(o.admins);
+      o.out(`${o.clear ? '\x1b[2J\x1b[H' : ''}${o.watchMs ? `${new Date(cur.time).toISOString()}\n` : ''}${formatEndpoints(cur)}`);
+      if (o.watchMs === 0 || (o.count !== 0 && n + 1 >= o.count)) return 0;
+      await new Promise((r) => setTimeout(r, o.watchMs));
+    }
+  }
+  const by = o.by;
   if (o.watchMs === 0) {
-    o.out(formatTable(golden(null, await read(o.admins), o.by), o.by));
+    o.out(formatTable(golden(null, await read(o.admins), by), by));
     return 0;
   }
   let prev = await read(o.admins);
   for (let n = 0; o.count === 0 || n < o.count; n++) {
     await new Promise((r) => setTimeout(r, o.watchMs));
     const cur = await read(o.admins);
-    o.out(`${o.clear ? '\x1b[2J\x1b[H' : ''}${new Date(cur.time).toISOString()} over ${((cur.time - prev.time) / 1000).toFixed(1)} s\n${formatTable(golden(prev, cur, o.by), o.by)}`);
+    o.out(`${o.clear ? '\x1b[2J\x1b[H' : ''}${new Date(cur.time).toISOString()} over ${((cur.time - prev.time) / 1000).toFixed(1)} s\n${formatTable(golden(prev, cur, by), by)}`);
     prev = cur;
   }
   return 0;

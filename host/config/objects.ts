@@ -144,7 +144,7 @@ export function parseObject(raw: unknown, file: string, line: number): ParsedObj
     const created = typeof meta.creationTimestamp === 'string' ? Date.parse(meta.creationTimestamp) : undefined;
     if (meta.creationTimestamp !== undefined && (created === undefined || Number.isNaN(created))) c.fail('metadata.creationTimestamp', 'must be an RFC 3339 time');
     const group = (apiVersion as string).split('/')[0];
-    const route = parseRoute(kind, spec, c, { group, namespace, name, created, source: file, line });
+    const route = parseRoute(kind, spec, c, { group, namespace, name, created, labels, annotations, source: file, line });
     if (c.errors.length || !route) return { errors: c.errors, rejectedRoute: routeKey({ kind, group, namespace, name }) };
     return { object: route, errors: [] };
   }

@@ -38,6 +38,8 @@ export interface RouteMeta {
   namespace: string;
   name: string;
   created?: number;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
   source: string;
   line: number;
 }
@@ -413,5 +415,21 @@ export function parseRoute(kind: 'HTTPRoute' | 'GRPCRoute', spec: unknown, c: Ch
     if (names.has(r.name)) c.fail(`spec.rules[${i}].name`, `'${r.name}' names two rules`);
     names.add(r.name);
   });
-  return { kind, group: meta.group, namespace: meta.namespace, name: meta.name, created: meta.created, parentRefs, rules, source: meta.source, line: meta.line };
+  // linkerd-failover's shape: labelled failover.linkerd.io/controlled-by, the primary Service named by
+  // failover.linkerd.io/primary-service among every rule's backendRefs (the rest are secondaries)
+  let failover: Route['failover'];
+  if (meta.labels?.[FAILOVER_LABEL] !== undefined) {
+    const primary = meta.annotations?.[FAILOVER_PRIMARY];
+    if (primary === undefined) c.fail(`metadata.annotations.${FAILOVER_PRIMARY}`, `is required on a route labelled ${FAILOVER_LABEL}`);
+    else {
+      rules.forEach((r, i) => {
+        if (!r.backendRefs.some((b) => b.kind === 'Service' && b.group === '' && b.name === primary)) c.fail(`spec.rules[${i}].backendRefs`, `does not list the primary Service '${primary}' (${FAILOVER_PRIMARY})`);
+      });
+      failover = { primary };
+    }
+  }
+  return { kind, group: meta.group, namespace: meta.namespace, name: meta.name, created: meta.created, parentRefs, rules, source: meta.source, line: meta.line, failover };
 }
+
+export const FAILOVER_LABEL = 'failover.linkerd.io/controlled-by';
+export const FAILOVER_PRIMARY = 'failover.linkerd.io/primary-service';

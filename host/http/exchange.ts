@@ -29,6 +29,15 @@ export interface ExchangeObserver {
    * Returns true when the exchange was restarted (then exchangeDone is not called for this try).
    */
   retry?(exchange: Exchange): boolean;
+  /** The response head arrived (status; its fields): latency and load signals. */
+  responded?(exchange: Exchange, status: number, fields: FieldList): void;
+  /**
+   * A connection for the request could not be made (nothing of it was sent): send it elsewhere if
+   * possible. Returns true when the exchange was restarted.
+   */
+  connectFailed?(exchange: Exchange, err: Error): boolean;
+  /** The current try is dropped for a route retry (its status was not wanted, or it timed out). */
+  attemptFailed?(exchange: Exchange): void;
 }
 
 /** Told once when an exchange ends, with its outcome on the exchange: metrics, tap, access log. */
@@ -146,7 +155,10 @@ export class Exchange implements StreamHandler {
   limitResponseTime(ms: number): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(Exchange.expire, ms, this, ms);
+    this.responseDeadline = performance.now() + ms;
   }
+  /** When the response timeout fires (performance.now() time; Infinity: no timeout). */
+  responseDeadline = Infinity;
   private static expire(x: Exchange, ms: number): void {
     x.timer = null;
     if (!x.responded) x.fail(ProxyErrorKind.TIMEOUT, `upstream did not answer within ${ms} ms`);
@@ -247,6 +259,7 @@ export class Exchange implements StreamHandler {
 
   /** Drops the current try (its response is not the client's) and sends the request again after a backoff. */
   private tryAgain(why: string): void {
+    this.observer?.attemptFailed?.(this);
     this.dropUpstream();
     this.retryState!.left--;
     this.retries++;
@@ -301,6 +314,7 @@ export class Exchange implements StreamHandler {
 
   onResponse(s: HttpStream, fields: FieldList, status: number, endStream: boolean): void {
     if (this.attemptTimer) { clearTimeout(this.attemptTimer); this.attemptTimer = null; }
+    if (s === this.up) this.observer?.responded?.(this, status, fields);
     if (this.down.closed) return;
     if (this.retryState !== null && s === this.up && this.held !== null && this.retryState.wants(status)) {
       this.tryAgain(`status ${status}`);

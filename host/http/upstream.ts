@@ -14,6 +14,8 @@ export type Upstream = H2Pool | H1Pool;
 
 /** A full queue is the proxy's own overload (503); a connection that timed out a gateway timeout; anything else a bad gateway. */
 function connectFailed(exchange: Exchange, what: string, err: ConnectError): void {
+  // nothing of the request was sent: its observer may send it elsewhere (another endpoint)
+  if (err.code !== 'EQUEUEFULL' && !exchange.isDone && !exchange.down.closed && exchange.observer?.connectFailed?.(exchange, err)) return;
   const kind = err.code === 'EQUEUEFULL' ? ProxyErrorKind.UNAVAILABLE : err.code === 'ETIMEDOUT' ? ProxyErrorKind.TIMEOUT : ProxyErrorKind.BAD_GATEWAY;
   exchange.fail(kind, `${what}: ${err.message}`);
 }

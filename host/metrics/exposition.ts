@@ -54,6 +54,7 @@ function registryOf(t: Telemetry, version: string): PromClient.Registry {
   for (const m of DEFAULT_METRICS) (req(`prom-client/lib/metrics/${m}`) as (r: PromClient.Registry, c: object) => void)(r, { eventLoopMonitoringPrecision: 10 });
   const http = () => t.http.all();
   const tcp = () => t.tcp.all();
+  const balancers = () => t.balancers?.() ?? [];
   const families = [
     family('skiff_build_info', 'Skiff build information', 'gauge', () => [{ labels: { version }, value: 1 }]),
     family('request_total', 'Requests received, counted when their head arrives', 'counter',
@@ -81,6 +82,21 @@ function registryOf(t: Telemetry, version: string): PromClient.Registry {
     family('skiff_pool_queue_wait_seconds', 'How long queued requests waited for an upstream connection with room', 'histogram',
       () => { const out: Value[] = []; for (const p of t.pools.all()) histogramValues(out, 'skiff_pool_queue_wait_seconds', p.labels, p.stats.wait); return out; }),
     ...AUTHZ_FAMILIES.map((name) => family(name, AUTHZ_HELP[name], 'counter', () => t.authz.all(name).map((c) => ({ labels: c.labels, value: c.value })))),
+    family('outbound_http_balancer_endpoints', 'Endpoints in each outbound balancer: ready (taking requests) or pending (out: circuit breaker open or half-open, or connecting failed)', 'gauge',
+      () => balancers().flatMap((b) => {
+        let ready = 0;
+        for (const e of b.endpoints) if (e.available) ready++;
+        const l = { dst_namespace: b.dst_namespace, dst_service: b.dst_service, backend: b.service };
+        return [{ labels: { ...l, endpoint_state: 'ready' }, value: ready }, { labels: { ...l, endpoint_state: 'pending' }, value: b.endpoints.length - ready }];
+      })),
+    family('skiff_balancer_fail_fast_total', 'Requests answered 503 because no endpoint of the backend became available within the fail-fast timeout', 'counter',
+      () => balancers().map((b) => ({ labels: { dst_namespace: b.dst_namespace, dst_service: b.dst_service, backend: b.service }, value: b.failFast }))),
+    family('skiff_endpoint_breaker_state', 'Each endpoint\'s circuit breaker: 1 for its current state (closed, open, half-open), 0 for the others', 'gauge',
+      () => balancers().flatMap((b) => b.endpoints.flatMap((e) => (['closed', 'open', 'half-open'] as const).map((state) => ({ labels: { backend: b.service, target_addr: e.addr, state }, value: e.state === state ? 1 : 0 }))))),
+    family('skiff_endpoint_breaker_transitions_total', 'Circuit breaker state changes per endpoint, by the state entered', 'counter',
+      () => balancers().flatMap((b) => b.endpoints.flatMap((e) => (['closed', 'open', 'half-open'] as const).map((state) => ({ labels: { backend: b.service, target_addr: e.addr, state }, value: e.transitions[state] }))))),
+    family('skiff_endpoint_rtt_ewma_seconds', 'Each endpoint\'s peak-EWMA round-trip estimate, as the balancer weighs it', 'gauge',
+      () => balancers().flatMap((b) => b.endpoints.map((e) => ({ labels: { backend: b.service, target_addr: e.addr }, value: e.ewmaMs / 1000 })))),
     family('skiff_tap_dropped_total', 'Tap summaries a slow listener missed', 'counter', () => [{ labels: {}, value: t.tap.dropped }]),
   ];
   for (const f of families) r.registerMetric(f);

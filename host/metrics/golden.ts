@@ -2,6 +2,8 @@
 // proxy's /stats.json: what `skiff stat` prints and the admin dashboard draws. One self-contained
 // function with no imports, so the dashboard page embeds this very code (golden.toString()).
 
+import type { BalancerReport } from './balancer-metrics.js';
+
 export interface StatsScope {
   labels: Record<string, string>;
   requests: number;
@@ -14,6 +16,8 @@ export interface Stats {
   startedAt: number;
   latencyBucketsMs: number[];
   http: StatsScope[];
+  /** The outbound's balancers and their endpoints (circuit breakers, EWMA latency, fail-fast counts). */
+  balancers?: BalancerReport[];
 }
 
 export interface GoldenRow {

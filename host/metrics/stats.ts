@@ -18,5 +18,6 @@ export function statsOf(t: Telemetry): Stats {
         return { labels, success: c.success, count: c.count, buckets: Array.from(c.latency.counts) };
       }),
     })),
+    balancers: t.balancers?.() ?? [],
   };
 }

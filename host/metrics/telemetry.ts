@@ -1,5 +1,6 @@
 // One proxy's telemetry: its metrics (HTTP and TCP), live tap and access log. The listeners hand
 // each exchange a recorder for their direction; the exchange reports its outcome once, at its end.
+import type { BalancerReport } from './balancer-metrics.js';
 import { HttpMetrics, type RequestScope, type Labels } from './http-metrics.js';
 import { TcpMetrics } from './tcp-metrics.js';
 import { PoolMetrics } from './pool-metrics.js';
@@ -29,6 +30,8 @@ export class Telemetry {
   readonly accessLog: ((s: RequestSummary) => void) | null;
   /** Mesh TLS connections refused for proving another identity than discovery expects, by expected/actual. */
   readonly identityMismatches = new Map<string, { labels: Labels; count: number }>();
+  /** The outbound's balancers, as they are now (set by the outbound; read at scrape time). */
+  balancers: (() => BalancerReport[]) | null = null;
   /** When the proxy started (ms since the epoch). */
   readonly startedAt = Date.now();
   readonly retainIdleMs: number;

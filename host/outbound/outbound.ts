@@ -19,7 +19,9 @@ import { startUpstream, type Upstream } from '../http/upstream.js';
 import type { HttpStream } from '../http/stream.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { Resolver, endpointsOf, type Destination } from './discovery.js';
-import { Balancer, EndpointState } from './balancer.js';
+import { Balancer, EndpointState, BREAKER_NAMES } from './balancer.js';
+import type { BalancerReport } from '../metrics/balancer-metrics.js';
+import { accrualPolicy, isFailure, DEFAULT_GRPC_FAILURE_CODES } from './accrual.js';
 import { Router } from '../route/router.js';
 import { routesFor } from '../route/attach.js';
 import { applyFilters } from '../route/filters.js';
@@ -35,6 +37,11 @@ export interface OutboundOptions extends ListenerOptions {
   snapshot(): Snapshot;
   /** mTLS to meshed endpoints (with a workload identity); plaintext without. */
   meshTls?: MeshTls;
+  /**
+   * How long a request waits for an endpoint when none is available (none ready, or all failing)
+   * before it is answered 503 (default 3 s, as Linkerd's fail-fast timeout).
+   */
+  failFastTimeoutMs?: number;
   /**
    * Asks the control plane for a Service the snapshot does not have (control-source.ts): null when
    * there is nothing to wait for; else settles true once answered, false when it did not answer in time.
@@ -65,6 +72,13 @@ interface Target {
 /** What the outbound needs to send one request (again, if it must be retried). */
 class Attempt {
   endpoint: EndpointState | null = null;
+  /** When the current try went out (performance.now()), for its round-trip time. */
+  sentAt = 0;
+  /** The current try's outcome has been recorded on its endpoint. */
+  recorded = false;
+  /** When waiting for an available endpoint gives up (0: not waiting). */
+  failFastAt = 0;
+  connectRetries = 0;
   constructor(readonly target: Target, readonly ref: RuleRef | null, readonly backend: Backend, readonly fields: FieldList,
     readonly down: HttpStream, readonly isH2: boolean, readonly authority: string) {}
 }
@@ -83,6 +97,27 @@ export class Outbound extends HttpListener implements ExchangeObserver {
 
   constructor(private options: OutboundOptions) {
     super({ ...options, session: { ...options.session, enableConnectProtocol: true } }, 'outbound');
+    if (options.telemetry) options.telemetry.balancers = () => this.balancerReport();
+  }
+
+  /** Every balancer and its endpoints as they are now (for /metrics, /stats.json, skiff stat). */
+  balancerReport(now = performance.now()): BalancerReport[] {
+    const out: BalancerReport[] = [];
+    for (const [key, b] of this.balancers) {
+      const [svc, port] = key.split(':');
+      const [ns, name] = svc.split('/');
+      const service = `${name}.${ns}:${port}`;
+      out.push({
+        service, dst_namespace: ns, dst_service: name, failFast: b.failFast, accrual: b.policy !== null,
+        endpoints: b.list.map((e) => ({
+          service, dst_namespace: ns, dst_service: name, addr: e.key, state: BREAKER_NAMES[e.breaker], available: e.available(now),
+          ewmaMs: Math.round(e.estimate(now) * 1000) / 1000, inFlight: e.inFlight, requests: e.requests, failures: e.failures,
+          consecutiveFailures: e.consecutive, retryAfterMs: Math.max(0, Math.round(e.biasUntil - now)),
+          transitions: { closed: e.transitions[0], open: e.transitions[1], 'half-open': e.transitions[2] },
+        })),
+      });
+    }
+    return out;
   }
 
   protected onOpaque(socket: net.Socket): void {
@@ -182,6 +217,8 @@ export class Outbound extends HttpListener implements ExchangeObserver {
     if (b) return b;
     let balancer = this.balancers.get(key);
     if (!balancer) this.balancers.set(key, balancer = new Balancer());
+    const policy = accrualPolicy(d.service.annotations);
+    balancer.policy = typeof policy === 'string' ? null : policy; // a wrong annotation: `skiff check` names it
     balancer.update(endpointsOf(snapshot, d), this.endpoints);
     b = { dest: d, balancer };
     this.backends.set(key, b);
@@ -218,6 +255,8 @@ export class Outbound extends HttpListener implements ExchangeObserver {
       const d = this.options.resolver.resolve(snapshot, `${name}.${namespace}:${port}`);
       if (typeof d === 'string') { this.balancers.delete(key); continue; }
       const eps = endpointsOf(snapshot, d);
+      const policy = accrualPolicy(d.service.annotations);
+      balancer.policy = typeof policy === 'string' ? null : policy;
       balancer.update(eps, this.endpoints);
       for (const e of eps) live.add(`${e.host}:${e.port}`);
     }
@@ -298,18 +337,23 @@ export class Outbound extends HttpListener implements ExchangeObserver {
     // an unusable backend: HTTPRoute says 500; GRPCRoute says UNAVAILABLE (gRPC status 14)
     const invalid = ref.route.kind === 'GRPCRoute' ? ProxyErrorKind.UNAVAILABLE : ProxyErrorKind.INTERNAL;
     const refs = rule.backendRefs;
-    let total = 0;
-    for (const b of refs) total += b.weight;
-    if (total === 0) {
-      exchange.fail(invalid, refs.length ? `${what}: every backendRef has weight 0` : `${what} has no backendRefs`);
-      return null;
-    }
-    let pick = Math.random() * total;
-    let chosen = refs[refs.length - 1];
-    for (const b of refs) {
-      if (b.weight === 0) continue;
-      if (pick < b.weight) { chosen = b; break; }
-      pick -= b.weight;
+    let chosen: BackendRef;
+    if (ref.route.failover) {
+      chosen = this.failoverPick(target.snapshot, refs, ref.route.failover.primary, dest.port.port);
+    } else {
+      let total = 0;
+      for (const b of refs) total += b.weight;
+      if (total === 0) {
+        exchange.fail(invalid, refs.length ? `${what}: every backendRef has weight 0` : `${what} has no backendRefs`);
+        return null;
+      }
+      let pick = Math.random() * total;
+      chosen = refs[refs.length - 1];
+      for (const b of refs) {
+        if (b.weight === 0) continue;
+        if (pick < b.weight) { chosen = b; break; }
+        pick -= b.weight;
+      }
     }
     if (chosen.group !== '' || chosen.kind !== 'Service') {
       exchange.fail(invalid, `${what}: backendRef ${chosen.kind} ${chosen.namespace}/${chosen.name} is not a Service`);
@@ -332,6 +376,25 @@ export class Outbound extends HttpListener implements ExchangeObserver {
     return { backend: this.backendOf(target.snapshot, d), fields: out, ref };
   }
 
+  /**
+   * A failover route's backend: the primary Service while any of its endpoints can take a request
+   * (or is due a probe), else the secondaries that can, chosen evenly; the primary again when none can
+   * (the request then waits for it, up to the fail-fast timeout). Weights do not apply: the health of
+   * the primary's endpoints decides, in this proxy, at once.
+   */
+  private failoverPick(snapshot: Snapshot, refs: BackendRef[], primaryName: string, port: number): BackendRef {
+    const now = performance.now();
+    const usable = (b: BackendRef): boolean => {
+      if (b.group !== '' || b.kind !== 'Service') return false;
+      const d = this.options.resolver.resolve(snapshot, `${b.name}.${b.namespace}:${b.port ?? port}`);
+      return typeof d !== 'string' && this.backendOf(snapshot, d).balancer.hasAvailable(now);
+    };
+    const primary = refs.find((b) => b.name === primaryName) ?? refs[0];
+    if (usable(primary)) return primary;
+    const up = refs.filter((b) => b !== primary && usable(b));
+    return up.length ? up[(Math.random() * up.length) | 0] : primary;
+  }
+
   /** The retry budget of a route rule (kept across config changes). */
   private budgetFor(key: string): RetryBudget {
     let b = this.budgets.get(key);
@@ -347,7 +410,7 @@ export class Outbound extends HttpListener implements ExchangeObserver {
     if (ref.group !== '' || ref.kind !== 'Service') return;
     const d = this.options.resolver.resolve(target.snapshot, `${ref.name}.${ref.namespace}:${ref.port ?? port}`);
     if (typeof d === 'string') return;
-    const ep = this.backendOf(target.snapshot, d).balancer.pick();
+    const ep = this.backendOf(target.snapshot, d).balancer.pick(performance.now(), false);
     if (!ep) return;
     const isH2 = exchange.downIsH2;
     const h2 = ep.address.meshed || (ep.address.h2c && isH2);
@@ -362,13 +425,17 @@ export class Outbound extends HttpListener implements ExchangeObserver {
     const at = exchange.tag as Attempt;
     const { backend, fields, down, isH2, authority } = at;
     const dest = backend.dest;
-    const ep = backend.balancer.pick();
+    const now = performance.now();
+    const ep = backend.balancer.pick(now);
     if (!ep) {
-      exchange.fail(ProxyErrorKind.UNAVAILABLE, `Service ${dest.label} has no ready endpoints`);
+      this.waitForEndpoint(exchange, at, now);
       return;
     }
     ep.inFlight++;
     at.endpoint = ep;
+    at.sentAt = now;
+    at.recorded = false;
+    at.failFastAt = 0;
     if (exchange.recorder !== null && exchange.scope === null && this.telemetry!.metricsEnabled) exchange.setScope(this.scopeFor(at, ep));
     const a = ep.address;
     if (getField(fields, ':method') === 'CONNECT' && getField(fields, ':protocol') === undefined) {
@@ -391,6 +458,87 @@ export class Outbound extends HttpListener implements ExchangeObserver {
     if (a.meshed && !isH2) next.push(ORIG_PROTO, 'HTTP/1.1');
     exchange.responseVia = h2 ? VIA_H2 : VIA_H1;
     startUpstream(exchange, this.pool(ep, h2), next, `endpoint ${ep.key} of ${dest.label}`);
+  }
+
+  /**
+   * No endpoint can take the request now (none ready, or every breaker open): it waits for one —
+   * a probe coming due, a connect backoff ending, new endpoints — up to the fail-fast timeout, then
+   * is answered 503 (gRPC UNAVAILABLE) instead of piling up.
+   */
+  private waitForEndpoint(exchange: Exchange, at: Attempt, now: number): void {
+    const balancer = at.backend.balancer;
+    const dest = at.backend.dest;
+    // within the request's own timeout, if shorter: the client hears why (503, no endpoint) rather than 504
+    if (at.failFastAt === 0) at.failFastAt = Math.min(now + (this.options.failFastTimeoutMs ?? 3000), exchange.responseDeadline - 5);
+    if (now >= at.failFastAt) {
+      balancer.failFast++;
+      const n = balancer.size;
+      exchange.fail(ProxyErrorKind.UNAVAILABLE, n === 0
+        ? `Service ${dest.label} has no ready endpoints`
+        : `Service ${dest.label} has no available endpoints: all ${n} failing (circuit breakers open or connections failing)`);
+      return;
+    }
+    let fired = false;
+    const again = (): void => {
+      if (fired) return;
+      fired = true;
+      clearTimeout(timer);
+      cancelWake();
+      if (exchange.waiting === w) exchange.waiting = null;
+      if (exchange.isDone || exchange.down.closed) return;
+      this.dispatch(exchange);
+    };
+    const until = Math.min(at.failFastAt, balancer.nextAvailableAt());
+    const timer = setTimeout(again, Math.max(0, until - now) + 1);
+    const cancelWake = balancer.whenAvailable(again);
+    const w = { cancel: (): void => { fired = true; clearTimeout(timer); cancelWake(); } };
+    exchange.waiting = w;
+  }
+
+  /** The try's response head: its round-trip time; a 5xx is the endpoint's failure; Retry-After biases. */
+  responded(exchange: Exchange, status: number, fields: FieldList): void {
+    const at = exchange.tag as Attempt;
+    const ep = at.endpoint;
+    if (!ep) return;
+    const now = performance.now();
+    ep.observe(now - at.sentAt, now);
+    if ((status === 429 || status === 503)) {
+      const ra = getField(fields, 'retry-after');
+      if (ra !== undefined) {
+        // delay-seconds, or an HTTP date (RFC 9110 §10.2.3)
+        const secs = /^\d+$/.test(ra.trim()) ? Number(ra.trim()) * 1000 : Date.parse(ra) - Date.now();
+        if (Number.isFinite(secs) && secs > 0) ep.retryAfter(secs, now);
+      }
+    }
+    if (status >= 500) {
+      at.recorded = true;
+      at.backend.balancer.record(ep, true, now);
+    }
+  }
+
+  /** A try dropped for a route retry: the endpoint's failure unless its 5xx already counted. */
+  attemptFailed(exchange: Exchange): void {
+    const at = exchange.tag as Attempt;
+    if (at.endpoint && !at.recorded) {
+      at.recorded = true;
+      at.backend.balancer.record(at.endpoint, true);
+    }
+  }
+
+  /** No connection to the endpoint: it is marked failing, and the request (not sent) goes elsewhere. */
+  connectFailed(exchange: Exchange): boolean {
+    const at = exchange.tag as Attempt;
+    const ep = at.endpoint;
+    if (!ep) return false;
+    const now = performance.now();
+    ep.inFlight--;
+    ep.connectFailed(now);
+    at.backend.balancer.record(ep, true, now, true);
+    at.endpoint = null;
+    // elsewhere only if another endpoint can take it now; else the client hears this failure's cause
+    if (++at.connectRetries > 3 || !at.backend.balancer.hasAvailable(now)) return false;
+    this.dispatch(exchange);
+    return true;
   }
 
   private pool(ep: EndpointState, h2: boolean): Upstream {
@@ -417,16 +565,30 @@ export class Outbound extends HttpListener implements ExchangeObserver {
   }
 
   exchangeDone(exchange: Exchange, ok: boolean): void {
-    const ep = (exchange.tag as Attempt).endpoint;
+    const at = exchange.tag as Attempt;
+    const ep = at.endpoint;
     if (!ep) return;
     ep.inFlight--;
-    if (!ok) ep.failures++;
+    if (at.recorded) return;
+    at.recorded = true;
+    if (exchange.error === 'client_reset') {
+      // the client left: no verdict on the endpoint (a probe cut short is sent again)
+      ep.probeAbandoned(performance.now());
+      return;
+    }
+    const policy = at.backend.balancer.policy;
+    at.backend.balancer.record(ep, isFailure(ok, exchange.status, exchange.grpcStatus, policy?.grpcFailures ?? DEFAULT_GRPC_FAILURE_CODES));
   }
 
-  /** A request refused unprocessed (its endpoint is going away): once more, on a fresh pick. */
+  /** A request refused unprocessed (its endpoint is going away), or a route retry: a fresh pick. */
   retry(exchange: Exchange): boolean {
     const at = exchange.tag as Attempt;
-    if (at.endpoint) at.endpoint.inFlight--;
+    const ep = at.endpoint;
+    if (ep) {
+      ep.inFlight--;
+      // refused unprocessed: no verdict on the endpoint; a probe is sent again
+      if (!at.recorded) ep.probeAbandoned(performance.now());
+    }
     at.endpoint = null;
     this.dispatch(exchange);
     return true;

@@ -101,6 +101,12 @@ export interface Route {
   rules: RouteRule[];
   source: string;
   line: number;
+  /**
+   * Failover (linkerd-failover's labels, applied in the proxy): requests go to the backendRef naming
+   * the primary Service while it has an endpoint that can take them, else to the other backendRefs,
+   * balanced among themselves.
+   */
+  failover?: { primary: string };
 }
 
 /** What tells two routes apart: kind and group, namespace and name. */

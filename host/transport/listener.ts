@@ -38,6 +38,8 @@ export interface PoolLimits {
   http2MaxConnections?: number;
   /** Requests waiting for room per endpoint and protocol (default 100,000); beyond, 503. */
   maxPending?: number;
+  /** How long a new connection may take (default: 1 s outbound, 5 s to the local application). */
+  connectTimeoutMs?: number;
 }
 
 export abstract class HttpListener {
@@ -76,6 +78,7 @@ export abstract class HttpListener {
     return {
       maxConnections: h2 ? l.http2MaxConnections : l.http1MaxConnections,
       maxPending: l.maxPending,
+      connectTimeoutMs: l.connectTimeoutMs ?? (this.direction === 'outbound' ? 1000 : 5000),
       queueStats: t !== null && t.metricsEnabled ? t.pools.stats(this.direction, targetAddr) : undefined,
       track,
     };

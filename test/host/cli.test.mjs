@@ -62,6 +62,30 @@ test('the Kubernetes flags: --control needs an identity and excludes --config; -
   assert.ok((await run(process.execPath, [cli, 'proxy', '--help'])).stdout.toString().includes('--control HOST:PORT'));
 });
 
+test('skiff check names a malformed failure accrual annotation', async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'skiff-check-accrual-'));
+  writeFileSync(join(dir, 'svc.yaml'), `apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  annotations:
+    balancer.linkerd.io/failure-accrual: consecutive
+    balancer.linkerd.io/failure-accrual-consecutive-max-failures: "many"
+spec:
+  ports: [{ port: 80 }]
+`);
+  try {
+    const r = await run(process.execPath, [cli, 'check', dir]);
+    assert.is(r.code, 1);
+    assert.match(r.stderr, /Service default\/web: metadata\.annotations: failure-accrual-consecutive-max-failures: expected a whole number ≥ 1, got 'many'/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('skiff demo rejects a bad --listen with a clear error', async () => {
   const r = await run(process.execPath, [cli, 'demo', '--once', '--listen', 'nonsense']);
   assert.is(r.code, 1);
