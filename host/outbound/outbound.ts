@@ -79,7 +79,8 @@ class Attempt {
   /** When waiting for an available endpoint gives up (0: not waiting). */
   failFastAt = 0;
   connectRetries = 0;
-  constructor(readonly target: Target, readonly ref: RuleRef | null, readonly backend: Backend, readonly fields: FieldList,
+  /** The backend it goes to (a failover route may move it to another while no endpoint can take it). */
+  constructor(readonly target: Target, readonly ref: RuleRef | null, public backend: Backend, readonly fields: FieldList,
     readonly down: HttpStream, readonly isH2: boolean, readonly authority: string) {}
 }
 
@@ -395,6 +396,25 @@ export class Outbound extends HttpListener implements ExchangeObserver {
     return up.length ? up[(Math.random() * up.length) | 0] : primary;
   }
 
+  /**
+   * A request of a failover route whose backend has no endpoint that can take it: moved to the
+   * backend failover picks now, if that is another one that can. (Its backendRef filters stay those
+   * of the backend first picked.)
+   */
+  private failOver(at: Attempt): boolean {
+    const f = at.ref?.route.failover;
+    if (!f || !at.target.backend) return false;
+    const snapshot = at.target.snapshot;
+    const port = at.target.backend.dest.port.port;
+    const ref = this.failoverPick(snapshot, at.ref!.rule.backendRefs, f.primary, port);
+    const d = this.options.resolver.resolve(snapshot, `${ref.name}.${ref.namespace}:${ref.port ?? port}`);
+    if (typeof d === 'string') return false;
+    const b = this.backendOf(snapshot, d);
+    if (b === at.backend || !b.balancer.hasAvailable()) return false;
+    at.backend = b;
+    return true;
+  }
+
   /** The retry budget of a route rule (kept across config changes). */
   private budgetFor(key: string): RetryBudget {
     let b = this.budgets.get(key);
@@ -428,7 +448,8 @@ export class Outbound extends HttpListener implements ExchangeObserver {
     const now = performance.now();
     const ep = backend.balancer.pick(now);
     if (!ep) {
-      this.waitForEndpoint(exchange, at, now);
+      if (this.failOver(at)) this.dispatch(exchange);
+      else this.waitForEndpoint(exchange, at, now);
       return;
     }
     ep.inFlight++;
@@ -535,8 +556,9 @@ export class Outbound extends HttpListener implements ExchangeObserver {
     ep.connectFailed(now);
     at.backend.balancer.record(ep, true, now, true);
     at.endpoint = null;
-    // elsewhere only if another endpoint can take it now; else the client hears this failure's cause
-    if (++at.connectRetries > 3 || !at.backend.balancer.hasAvailable(now)) return false;
+    // elsewhere only if another endpoint (or, on a failover route, another backend) can take it now;
+    // else the client hears this failure's cause
+    if (++at.connectRetries > 3 || (!at.backend.balancer.hasAvailable(now) && !this.failOver(at))) return false;
     this.dispatch(exchange);
     return true;
   }

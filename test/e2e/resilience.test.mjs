@@ -153,6 +153,7 @@ test('one of three endpoints fails every request: its breaker opens and it gets 
     assert.ok(rate > 0.995, `success rate ${(rate * 100).toFixed(2)}% (${JSON.stringify(r.statuses)})`);
     // the bad endpoint saw its 7 failures, then one probe per penalty (1 s, 2 s, 4 s, … with jitter)
     const bad = pods[2].app.served;
+    console.log(`    breaker: ${r.ok}/5000 succeeded (${(rate * 100).toFixed(2)}%), the failing endpoint served ${bad}`);
     assert.ok(bad >= 7 && bad <= 7 + 8, `the failing endpoint served ${bad} requests`);
     const s = await client.stats();
     const ep = s.balancers[0].endpoints.find((e) => e.addr.endsWith(`:${pods[2].port}`));
@@ -191,6 +192,7 @@ test('latency-aware: one endpoint at 100 ms and two at 1 ms — at least 90% go 
     const r = await burst(client, 1500, { concurrency: 8 });
     assert.is(r.failed, 0);
     const fast = (r.by['fast-1'] ?? 0) + (r.by['fast-2'] ?? 0);
+    console.log(`    latency-aware: ${JSON.stringify(r.by)} (${((fast / r.ok) * 100).toFixed(1)}% to the fast ones)`);
     assert.ok(fast / r.ok >= 0.9, `fast endpoints served ${fast} of ${r.ok} (${JSON.stringify(r.by)})`);
     assert.ok((r.by.slow ?? 0) > 0, 'the slow one is still tried');
     const s = await client.stats();
@@ -213,6 +215,7 @@ test('an endpoint killed under load: only requests in flight on it fail; restart
     await eventually(() => pods[2].app.served > 100);
     await pods[2].kill();
     const r = await load;
+    console.log(`    killed under load: ${r.failed} of 4000 failed (${JSON.stringify(r.statuses)})`);
     // at most what could be in flight on it when it died (the 8 concurrent requests)
     assert.ok(r.failed <= CONC, `${r.failed} failed (${JSON.stringify(r.statuses)})`);
     assert.ok(r.ok >= 4000 - CONC);
@@ -244,6 +247,7 @@ test('every endpoint down: 503 with skiff-proxy-error within the fail-fast timeo
     }
     const answers = await Promise.all(Array.from({ length: 20 }, () => client.get(undefined, AbortSignal.timeout(30_000))));
     const failFast = answers.filter((a) => a.status === 503);
+    console.log(`    all down: first 20 → ${first.map((a) => a.status).join(',')}; next 20 → ${answers.map((a) => a.status).join(',')}`);
     assert.ok(failFast.length >= 15, `${failFast.length} of 20 failed fast (${answers.map((a) => a.status)})`);
     for (const a of failFast) assert.match(a.error, /has no available endpoints: all 2 failing/);
     const s = await client.stats();
