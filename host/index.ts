@@ -12,3 +12,6 @@ export { H2Session, H2Stream, StreamResetError } from './transport/h2-session.js
 export type { H2SessionOptions, StreamHandler } from './transport/h2-session.js';
 export { loadDirectory, DirectorySource } from './config/directory.js';
 export { ConfigError } from './config/objects.js';
+export { RouteTable, RouteTableError } from './library/route-table.js';
+export type { RouteParent, RouteRequest, RouteMatch } from './library/route-table.js';
+export type { BackendRef, RouteFilter, RouteRule } from './route/model.js';
