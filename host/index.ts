@@ -15,3 +15,7 @@ export { ConfigError } from './config/objects.js';
 export { RouteTable, RouteTableError } from './library/route-table.js';
 export type { RouteParent, RouteRequest, RouteMatch } from './library/route-table.js';
 export type { BackendRef, RouteFilter, RouteRule } from './route/model.js';
+export { MeshClient, MeshClientError } from './library/mesh-client.js';
+export type { MeshClientOptions } from './library/mesh-client.js';
+export { meshServer } from './library/mesh-server.js';
+export type { MeshServerOptions, MeshedServer } from './library/mesh-server.js';

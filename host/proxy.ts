@@ -4,14 +4,9 @@ import net from 'node:net';
 import type http from 'node:http';
 import { Inbound } from './inbound/inbound.js';
 import { Outbound } from './outbound/outbound.js';
-import { Resolver } from './outbound/discovery.js';
 import { routeStatuses } from './route/status.js';
-import type { WorkloadIdentity } from './identity/workload.js';
-import type { MeshTls } from './identity/mesh-tls.js';
-import { DirectorySource } from './config/directory.js';
-import type { ControlSource } from './config/control-source.js';
-import { Snapshot } from './config/snapshot.js';
-import type { ConfigError } from './config/objects.js';
+import type { Snapshot } from './config/snapshot.js';
+import { startMeshCore, ConfigRejected } from './mesh-core.js';
 import { createAdminServer, type RemoteEndpoint } from './admin/server.js';
 import { Telemetry } from './metrics/telemetry.js';
 import type { RequestSummary } from './metrics/tap.js';
@@ -49,6 +44,8 @@ export interface ProxyOptions {
   admin?: string | null;
   /** The local application (default 127.0.0.1:8080). */
   app?: string;
+  /** What the application speaks: the caller's protocol (default), or always http1 / h2c (see Inbound). */
+  appProtocol?: 'caller' | 'http1' | 'h2c';
   /** Application ports whose inbound traffic is opaque TCP: no protocol detection (e.g. [3306, 5432]). */
   opaquePorts?: number[];
   /** How long protocol detection waits for a client's first bytes (default 10 s). */
@@ -138,12 +135,7 @@ function effectiveConfig(snapshot: Snapshot, generation: number, dir: string | n
 let version: string | null = null;
 const VERSION = (): string => version ??= (JSON.parse(readFileSync(packageFile('package.json'), 'utf8')) as { version: string }).version;
 
-/** Startup refused: the configuration is invalid. Each error names file, object and field. */
-export class ConfigRejected extends Error {
-  constructor(readonly errors: ConfigError[]) {
-    super(`invalid configuration:\n  ${errors.map(String).join('\n  ')}`);
-  }
-}
+export { ConfigRejected };
 
 export async function startProxy(options: ProxyOptions = {}): Promise<RunningProxy> {
   const logger = options.logger ?? Logger.lines(options.log ?? (() => {}));
@@ -152,70 +144,14 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   const app = parseHostPort(options.app ?? '127.0.0.1:8080', '--app');
   const inboundAt = parseHostPort(options.inbound ?? '0.0.0.0:4143', '--inbound');
   const outboundAt = parseHostPort(options.outbound ?? '127.0.0.1:4140', '--outbound');
-  const workload = options.workload ?? 'default/default';
-  const [namespace] = workload.split('/');
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/.test(workload)) throw new Error(`--workload: expected NAMESPACE/NAME, got '${workload}'`);
-
-  let snapshot = Snapshot.empty();
-  // set once the inbound exists: config updates re-check the TCP connections its policy admitted
+  const core = await startMeshCore(options, logger, telemetry);
+  const { workload, resolver, meshTls, control } = core;
+  // config updates re-check the TCP connections the inbound's policy admitted
+  core.onConfig = () => inboundRef?.configChanged();
   let inboundRef: Inbound | null = null;
-  let generation = 0;
-  let source: DirectorySource | null = null;
-  if (options.config && options.control) throw new Error('--config and --control are two sources of the same configuration: give one');
-  if (options.control && !options.identity) throw new Error('--control needs a workload identity: --identity-token and --trust-anchors');
-  const configApplied = (s: Snapshot, from: string): void => {
-    snapshot = s;
-    generation++;
-    inboundRef?.configChanged();
-    logger.info(`config ${generation === 1 ? 'loaded' : 'updated'}`, { objects: s.objectCount, source: from, generation });
-  };
-  if (options.config) {
-    source = new DirectorySource(options.config, {
-      pollMs: options.configPollMs,
-      onUpdate: (s) => configApplied(s, options.config!),
-      onError: (errors) => logger.error('config change rejected, still serving the last good config', { errors: errors.map(String) }),
-      onRouteErrors: (errors) => logger.error('routes rejected (each keeps its last good version, if any; the rest applied)', { errors: errors.map(String) }),
-      onWarning: (w) => logger.warn(`config: ${w}`),
-    });
-    const errors = source.load();
-    if (errors.length) {
-      source.close();
-      throw new ConfigRejected(errors);
-    }
-  }
   const session = options.http2 ?? {};
   const detectTimeoutMs = options.detectTimeoutMs ?? 10_000;
   const responseTimeoutMs = options.responseTimeoutMs ?? 0;
-  let identity: WorkloadIdentity | null = null;
-  if (options.identity) {
-    // X.509 and TLS machinery loads only for proxies that have an identity (a plain sidecar's memory)
-    const { WorkloadIdentity } = await import('./identity/workload.js');
-    const id = options.identity;
-    const addr = id.addr ?? options.control;
-    if (addr === undefined) throw new Error('--identity-addr is needed (or --control, whose address it defaults to)');
-    identity = new WorkloadIdentity({
-      addr: parseHostPort(addr, '--identity-addr'), tokenFile: id.tokenFile, trustAnchorsFile: id.trustAnchorsFile,
-      trustDomain: id.trustDomain ?? options.clusterDomain ?? 'cluster.local', log,
-    });
-    identity.start();
-  }
-  let control: ControlSource | null = null;
-  if (options.control && identity) {
-    const { ControlSource } = await import('./config/control-source.js');
-    control = new ControlSource({
-      addr: parseHostPort(options.control, '--control'), workload, identity,
-      trustDomain: options.identity!.trustDomain ?? options.clusterDomain ?? 'cluster.local', trustAnchorsFile: options.identity!.trustAnchorsFile,
-      discoveryTimeoutMs: options.discoveryTimeoutMs,
-      onUpdate: (s) => configApplied(s, `control ${options.control}`),
-      onInvalid: (errors) => logger.error('objects from the control plane rejected (each keeps its last valid version)', { errors: errors.map(String) }),
-      onEvent: (level, message, fields) => logger[level](message, { control: options.control, ...fields }),
-    });
-    control.start();
-  }
-  const resolver = new Resolver(namespace, options.clusterDomain ?? 'cluster.local');
-  const meshTls = identity && options.identity
-    ? new (await import('./identity/mesh-tls.js')).MeshTls(identity, options.identity.trustAnchorsFile, options.identity.trustDomain ?? options.clusterDomain ?? 'cluster.local', telemetry)
-    : undefined;
   const [podNamespace, podName] = workload.split('/');
   const policy = {
     namespace: podNamespace, name: podName, port: app.port,
@@ -226,14 +162,14 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   };
   const inbound = inboundRef = new Inbound({
     policy,
-    app, detectTimeoutMs, session, pools: options.pools, underscoreHeaders: options.underscoreHeaders, responseTimeoutMs, opaque: options.opaquePorts?.includes(app.port) ?? false,
-    snapshot: () => snapshot, resolver, meshTls, telemetry: telemetry ?? undefined,
+    app, appProtocol: options.appProtocol, detectTimeoutMs, session, pools: options.pools, underscoreHeaders: options.underscoreHeaders, responseTimeoutMs, opaque: options.opaquePorts?.includes(app.port) ?? false,
+    snapshot: core.snapshot, resolver, meshTls, telemetry: telemetry ?? undefined,
   });
   const outbound = new Outbound({
     responseTimeoutMs,
     resolver,
     meshTls,
-    snapshot: () => snapshot,
+    snapshot: core.snapshot,
     detectTimeoutMs,
     session,
     pools: options.pools,
@@ -245,17 +181,11 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   const inboundServer = net.createServer({ noDelay: true, allowHalfOpen: true }, (s) => inbound.accept(s));
   const outboundServer = net.createServer({ noDelay: true, allowHalfOpen: true }, (s) => outbound.accept(s));
   let closing: Promise<void> | null = null;
-  const identityLine = (): string => {
-    if (!identity) return 'identity: none (plaintext; no identity flags given)';
-    const c = identity.current;
-    if (!c) return `identity: waiting for a certificate${identity.lastError ? ` (${identity.lastError})` : ''}`;
-    return `identity: ${c.identity} until ${c.notAfter.toISOString()}, renewed ${identity.renewals} time(s)${identity.lastError ? `; last renewal failed: ${identity.lastError}` : ''}`;
-  };
   const adminServer = options.admin === null ? null : createAdminServer({
-    ready: () => closing === null && (identity === null || identity.current !== null) && (control === null || control.generation > 0),
-    readyDetails: () => [identityLine(), ...(control ? [control.connected ? `control: connected to ${options.control}` : control.generation > 0 ? `control: reconnecting to ${options.control} (${control.lastError}); serving the last configuration` : `control: waiting for the first configuration from ${options.control}${control.lastError ? ` (${control.lastError})` : ''}`] : [])],
+    ready: () => closing === null && core.ready(),
+    readyDetails: () => core.readyDetails(),
     shutdown: () => { void running.close(); },
-    config: () => effectiveConfig(snapshot, generation, options.config ?? (options.control ? `control ${options.control}` : null), workload),
+    config: () => effectiveConfig(core.snapshot(), core.generation, options.config ?? (options.control ? `control ${options.control}` : null), workload),
     telemetry, logger, version: VERSION(), remote: new Set(options.adminRemote ?? []),
   });
   const outboundBound = await listen(outboundServer, outboundAt);
@@ -271,7 +201,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   const closed = new Promise<void>((r) => { markClosed = r; });
 
   const running: RunningProxy = {
-    get configGeneration() { return generation; },
+    get configGeneration() { return core.generation; },
     outbound: outboundBound,
     inbound: inboundBound,
     admin: adminBound,
@@ -279,9 +209,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     closed,
     close(): Promise<void> {
       closing ??= (async () => {
-        source?.close();
-        control?.close();
-        identity?.close();
+        core.close();
         inboundServer.close();
         outboundServer.close();
         inbound.drain();

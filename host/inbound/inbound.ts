@@ -50,6 +50,11 @@ export interface InboundOptions extends ListenerOptions {
   app: HostPort;
   /** The application port is opaque: connections are relayed at once, with no protocol detection. */
   opaque?: boolean;
+  /**
+   * What the application speaks: the caller's protocol (default, as a sidecar), or always HTTP/1.1
+   * (a node:http server meshed in-process) or always HTTP/2 without TLS (a node:http2 server).
+   */
+  appProtocol?: 'caller' | 'http1' | 'h2c';
   /** The config and names, for producer routes on requests from outside the mesh. */
   snapshot?: () => Snapshot;
   resolver?: Resolver;
@@ -251,7 +256,8 @@ export class Inbound extends HttpListener {
       fields = routed;
     }
     this.setScope(exchange, authority, null, peer);
-    const appIsH1 = !isH2 || getField(fields, ORIG_PROTO) !== undefined;
+    const ap = this.options.appProtocol;
+    const appIsH1 = ap === 'http1' ? true : ap === 'h2c' ? false : !isH2 || getField(fields, ORIG_PROTO) !== undefined;
     exchange.responseVia = appIsH1 ? VIA_H1 : VIA_H2;
     exchange.upgrade = (down as { upgrade?: string | null }).upgrade ?? null;
     if (isH2 && appIsH1 && getField(fields, ':protocol') !== undefined) {

@@ -99,8 +99,17 @@ export abstract class HttpListener {
   protected abstract route(exchange: Exchange, fields: FieldList, down: HttpStream, isH2: boolean): void;
 
   private onRequest(down: HttpStream, isH2: boolean): void {
+    this.handleRequest(down, isH2, isH2);
+  }
+
+  /**
+   * A request from anywhere — a connection this listener accepted, or an in-process caller (the mesh
+   * client): `down` carries its head (HTTP/2 fields when `isH2`, else an HTTP/1.1 head) and takes
+   * the response, formatted as HTTP/2 fields when `respondAsH2`.
+   */
+  handleRequest(down: HttpStream, isH2: boolean, respondAsH2: boolean): void {
     const exchange = new Exchange(down);
-    exchange.downIsH2 = isH2;
+    exchange.downIsH2 = respondAsH2;
     if (this.recorder !== null) {
       exchange.recorder = this.recorder;
       exchange.startedAt = performance.now();
