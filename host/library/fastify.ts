@@ -26,6 +26,11 @@ declare module 'fastify' {
     mesh: MeshClient;
     /** The mesh-facing side of this server, once it listens (with the `inbound` option). */
     meshInbound: MeshedServer | null;
+    /**
+     * Settles once the server is meshed after listen() (Fastify runs its onListen hooks after
+     * listen() resolves): the mesh-facing side, or null without `inbound`; rejects if meshing failed.
+     */
+    meshInboundReady(): Promise<MeshedServer | null>;
   }
 }
 
@@ -33,13 +38,25 @@ const plugin: FastifyPluginAsync<SkiffMeshOptions> = async (fastify: FastifyInst
   const mesh = await MeshClient.create(options);
   fastify.decorate('mesh', mesh);
   fastify.decorate('meshInbound', null);
-  if (options.inbound !== undefined) {
+  let settle!: (m: MeshedServer | null) => void;
+  let fail!: (err: Error) => void;
+  const ready = new Promise<MeshedServer | null>((resolve, reject) => { settle = resolve; fail = reject; });
+  ready.catch(() => {}); // reported by the hook's log line; awaited by whoever asks
+  fastify.decorate('meshInboundReady', () => ready);
+  if (options.inbound === undefined) settle(null);
+  else {
     fastify.addHook('onListen', async () => {
-      fastify.meshInbound = await meshServer(fastify.server as HttpServer, {
-        config: options.config, control: options.control, workload: options.workload, clusterDomain: options.clusterDomain,
-        identity: options.identity, policy: options.policy, inbound: options.inbound, admin: options.admin ?? null,
-        logger: options.logger, shutdownGraceMs: options.shutdownGraceMs,
-      });
+      try {
+        fastify.meshInbound = await meshServer(fastify.server as HttpServer, {
+          config: options.config, control: options.control, workload: options.workload, clusterDomain: options.clusterDomain,
+          identity: options.identity, policy: options.policy, inbound: options.inbound, admin: options.admin ?? null,
+          logger: options.logger, shutdownGraceMs: options.shutdownGraceMs,
+        });
+        settle(fastify.meshInbound);
+      } catch (err) {
+        fail(err as Error);
+        throw err;
+      }
     });
   }
   fastify.addHook('onClose', async () => {

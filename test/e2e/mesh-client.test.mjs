@@ -187,12 +187,15 @@ test('two meshes in one process, each with its own identity; close() drains what
 test('a node:http service meshed in-process: sidecars call it over mTLS, it sees the caller\'s identity, policy applies', async () => {
   const seen = [];
   const server = http.createServer((req, res) => { seen.push(req.headers['skiff-client-id']); req.resume(); res.end(`hello from in-process, ${req.headers['skiff-client-id']}`); });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const pods = `apiVersion: v1\nkind: Pod\nmetadata: {name: books, namespace: default, labels: {app: books}}\nspec:\n  serviceAccountName: books\n  containers: [{name: app, image: app, ports: [{name: http, containerPort: ${server.address().port}}]}]\n---\n`;
+  const policy = `apiVersion: policy.linkerd.io/v1beta3\nkind: Server\nmetadata: {name: books, namespace: default}\nspec: {podSelector: {matchLabels: {app: books}}, port: http}\n---\napiVersion: policy.linkerd.io/v1alpha1\nkind: MeshTLSAuthentication\nmetadata: {name: readers, namespace: default}\nspec: {identityRefs: [{kind: ServiceAccount, name: reader}]}\n---\napiVersion: policy.linkerd.io/v1alpha1\nkind: AuthorizationPolicy\nmetadata: {name: books-readers, namespace: default}\nspec:\n  targetRef: {group: policy.linkerd.io, kind: Server, name: books}\n  requiredAuthenticationRefs: [{group: policy.linkerd.io, kind: MeshTLSAuthentication, name: readers}]\n---\n`;
+  // the policy is in place before the service is reachable
+  config.write('books.yaml', pods + policy);
   const books = await meshServer(server, {
     inbound: '127.0.0.1:0', workload: 'default/books', config: config.dir,
     identity: { addr: `127.0.0.1:${identity.address().port}`, tokenFile: token('books'), trustAnchorsFile: join(dir, 'trust-anchors.pem') },
   });
-  const pods = `apiVersion: v1\nkind: Pod\nmetadata: {name: books, namespace: default, labels: {app: books}}\nspec:\n  serviceAccountName: books\n  containers: [{name: app, image: app, ports: [{name: http, containerPort: ${server.address().port}}]}]\n---\n`;
-  const policy = `apiVersion: policy.linkerd.io/v1beta3\nkind: Server\nmetadata: {name: books, namespace: default}\nspec: {podSelector: {matchLabels: {app: books}}, port: http}\n---\napiVersion: policy.linkerd.io/v1alpha1\nkind: MeshTLSAuthentication\nmetadata: {name: readers, namespace: default}\nspec: {identityRefs: [{kind: ServiceAccount, name: reader}]}\n---\napiVersion: policy.linkerd.io/v1alpha1\nkind: AuthorizationPolicy\nmetadata: {name: books-readers, namespace: default}\nspec:\n  targetRef: {group: policy.linkerd.io, kind: Server, name: books}\n  requiredAuthenticationRefs: [{group: policy.linkerd.io, kind: MeshTLSAuthentication, name: readers}]\n---\n`;
   const svc = `apiVersion: v1\nkind: Service\nmetadata: {name: books, namespace: default}\nspec:\n  ports: [{name: http, port: 80}]\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: books-1\n  namespace: default\n  labels: {kubernetes.io/service-name: books}\n  annotations: {skiff.io/meshed: "true"}\naddressType: IPv4\nports: [{name: http, port: ${books.inbound.port}}]\nendpoints: [{addresses: [127.0.0.1], targetRef: {kind: Pod, name: books, namespace: default}}]\n`;
   config.write('books.yaml', pods + policy + svc);
   const idArgs = (sa) => ['--identity-addr', `127.0.0.1:${identity.address().port}`, '--identity-token', token(sa), '--trust-anchors', join(dir, 'trust-anchors.pem'), '--workload', `default/${sa}`, '--config', config.dir];
@@ -223,6 +226,49 @@ test('a node:http service meshed in-process: sidecars call it over mTLS, it sees
     await reader.stop();
     await stranger.stop();
     await books.close();
+  }
+});
+
+test('a Fastify gateway with the skiffMesh plugin: its routes call the mesh (routing, retries, identity, metrics), and the gateway itself is meshed', async () => {
+  const { default: Fastify } = await import('fastify');
+  const { skiffMesh } = await import('../../dist/host/library/fastify.js');
+  const gw = Fastify();
+  await gw.register(skiffMesh, {
+    config: config.dir, workload: 'default/gateway2', inbound: '127.0.0.1:0',
+    identity: { addr: `127.0.0.1:${identity.address().port}`, tokenFile: token('gateway2'), trustAnchorsFile: join(dir, 'trust-anchors.pem') },
+  });
+  gw.get('/api/:version/hello', async (req) => {
+    const r = await request('http://web.default/hello', { dispatcher: gw.mesh, headers: { 'x-version': req.params.version } });
+    return { upstream: await r.body.json(), caller: req.headers['skiff-client-id'] ?? null };
+  });
+  gw.get('/api/flaky/:id', async (req) => (await request(`http://web.default/flaky/${req.params.id}`, { dispatcher: gw.mesh })).body.text());
+  try {
+    const v1 = (await gw.inject('/api/1/hello')).json();
+    assert.is(v1.upstream.app, 'web');
+    assert.is(v1.upstream.clientId, 'spiffe://cluster.local/ns/default/sa/gateway2', 'the sidecar\'s app sees the gateway\'s identity');
+    assert.is((await gw.inject('/api/2/hello')).json().upstream.app, 'web-v2', 'routing by the HTTPRoute');
+    assert.is((await gw.inject('/api/flaky/gw')).body, 'attempt 2', 'the route\'s retry');
+    const { body } = await renderMetrics(gw.mesh.telemetry, 'test');
+    assert.match(body, /response_total\{direction="outbound",[^}]*backend_name="web-v2"[^}]*status_code="200"\} 1/);
+    // the gateway itself, meshed: a sidecar calls it over mTLS and its handler sees who called
+    await gw.listen({ host: '127.0.0.1', port: 0 });
+    assert.ok(await gw.meshInboundReady(), 'meshed once listening');
+    config.write('gw.yaml', `apiVersion: v1\nkind: Service\nmetadata: {name: gw, namespace: default}\nspec:\n  ports: [{name: http, port: 80}]\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: gw-1\n  namespace: default\n  labels: {kubernetes.io/service-name: gw}\n  annotations: {skiff.io/meshed: "true", skiff.io/identity: "spiffe://cluster.local/ns/default/sa/gateway2"}\naddressType: IPv4\nports: [{name: http, port: ${gw.meshInbound.inbound.port}}]\nendpoints: [{addresses: [127.0.0.1]}]\n`);
+    const caller = await spawnProxy(['--identity-addr', `127.0.0.1:${identity.address().port}`, '--identity-token', token('caller'), '--trust-anchors', join(dir, 'trust-anchors.pem'), '--workload', 'default/caller', '--config', config.dir, '--app', '127.0.0.1:1']);
+    try {
+      const got = await eventually(() => new Promise((resolve) => http.get({ host: '127.0.0.1', port: caller.outbound, path: '/api/1/hello', headers: { host: 'gw.default' } }, (res) => {
+        let t = '';
+        res.on('data', (c) => { t += c; });
+        res.on('end', () => resolve(res.statusCode === 200 ? JSON.parse(t) : null));
+      }).on('error', () => resolve(null))), 10_000);
+      assert.ok(got, 'the caller reached the meshed gateway');
+      assert.is(got.caller, 'spiffe://cluster.local/ns/default/sa/caller');
+      assert.is(got.upstream.clientId, 'spiffe://cluster.local/ns/default/sa/gateway2');
+    } finally {
+      await caller.stop();
+    }
+  } finally {
+    await gw.close();
   }
 });
 
