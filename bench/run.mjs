@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark, as tables of figures and ratios against peers run in the same go.
-//   BENCH_ONLY=core|routes|balancer|e2e|mtls|metrics|policy|control   one part;  BENCH_DURATION, BENCH_REPS, BENCH_PATH for the end-to-end part
+//   BENCH_ONLY=core|routes|balancer|e2e|mtls|metrics|policy|control|library   one part;  BENCH_DURATION, BENCH_REPS, BENCH_PATH for the end-to-end part
 import { runCoreBench } from './core.mjs';
 import { runE2eBench } from './e2e.mjs';
 import { runRoutesBench } from './routes.mjs';
@@ -8,6 +8,7 @@ import { runMetricsBench } from './metrics.mjs';
 import { runPolicyBench } from './policy.mjs';
 import { runControlBench } from './control.mjs';
 import { runBalancerBench } from './balancer.mjs';
+import { runLibraryBench } from './library.mjs';
 
 console.log(`skiff bench — node ${process.version}, ${new Date().toISOString()}`);
 const only = process.env.BENCH_ONLY;
@@ -19,3 +20,4 @@ if (!only || only === 'mtls') await runMtlsBench();
 if (!only || only === 'metrics') await runMetricsBench();
 if (!only || only === 'policy') await runPolicyBench();
 if (!only || only === 'control') await runControlBench();
+if (!only || only === 'library') await runLibraryBench();
