@@ -229,6 +229,41 @@ test('a node:http service meshed in-process: sidecars call it over mTLS, it sees
   }
 });
 
+test('a node:http2 (h2c) service meshed in-process: a sidecar\'s HTTP/1.1 and HTTP/2 callers both reach it as HTTP/2', async () => {
+  const http2 = await import('node:http2');
+  const server = http2.createServer((req, res) => res.end(`h2 ${req.httpVersion} ${req.headers['skiff-client-id']}`));
+  const h2svc = await meshServer(server, {
+    inbound: '127.0.0.1:0', workload: 'default/h2svc',
+    identity: { addr: `127.0.0.1:${identity.address().port}`, tokenFile: token('h2svc'), trustAnchorsFile: join(dir, 'trust-anchors.pem') },
+  });
+  config.write('h2svc.yaml', `apiVersion: v1\nkind: Service\nmetadata: {name: h2svc, namespace: default}\nspec:\n  ports: [{name: http, port: 80}]\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: h2svc-1\n  namespace: default\n  labels: {kubernetes.io/service-name: h2svc}\n  annotations: {skiff.io/meshed: "true", skiff.io/identity: "spiffe://cluster.local/ns/default/sa/h2svc"}\naddressType: IPv4\nports: [{name: http, port: ${h2svc.inbound.port}}]\nendpoints: [{addresses: [127.0.0.1]}]\n`);
+  try {
+    // an HTTP/1.1 caller through the mesh client
+    const r = await eventually(async () => { const x = await fetch('http://h2svc.default/', { dispatcher: mesh }); return x.status === 200 ? x.text() : null; }, 10_000);
+    assert.is(r, 'h2 2.0 spiffe://cluster.local/ns/default/sa/gateway');
+    // an HTTP/2 caller through a sidecar
+    const caller = await spawnProxy(['--identity-addr', `127.0.0.1:${identity.address().port}`, '--identity-token', token('h2caller'), '--trust-anchors', join(dir, 'trust-anchors.pem'), '--workload', 'default/h2caller', '--config', config.dir, '--app', '127.0.0.1:1']);
+    try {
+      const c = http2.connect(`http://127.0.0.1:${caller.outbound}`);
+      const body = await eventually(() => new Promise((resolve) => {
+        const s = c.request({ ':path': '/', ':authority': 'h2svc.default' });
+        let t = '';
+        let status = 0;
+        s.on('response', (h) => { status = h[':status']; });
+        s.on('data', (d) => { t += d; });
+        s.on('end', () => resolve(status === 200 ? t : null));
+        s.on('error', () => resolve(null));
+      }), 10_000);
+      c.close();
+      assert.is(body, 'h2 2.0 spiffe://cluster.local/ns/default/sa/h2caller');
+    } finally {
+      await caller.stop();
+    }
+  } finally {
+    await h2svc.close();
+  }
+});
+
 test('a Fastify gateway with the skiffMesh plugin: its routes call the mesh (routing, retries, identity, metrics), and the gateway itself is meshed', async () => {
   const { default: Fastify } = await import('fastify');
   const { skiffMesh } = await import('../../dist/host/library/fastify.js');
