@@ -96,6 +96,15 @@ ${Object.keys(COMMANDS).map((name) => `  ${name.padEnd(9)} ${SUMMARY[name]}`).jo
 
 See README.md for the admin endpoints (/metrics, /dashboard, /tap, …) and the mesh's identity.`;
 
+/** The --log-level and --log-format flags as a Logger (refusing values it does not know). */
+async function loggerFrom(levelFlag: string, format: string): Promise<import('./log/logger.js').Logger> {
+  const { Logger, parseLogLevel, LOG_LEVELS } = await import('./log/logger.js');
+  const level = parseLogLevel(levelFlag);
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`--${level}`);
+  if (format !== 'json' && format !== 'plain') throw new Error(`--log-format: expected json or plain, got '${format}'`);
+  return new Logger({ level: level as 'info', format });
+}
+
 /** Whether `args` ask for help (before any `--`, after which they are another command's). */
 function wantsHelp(args: string[]): boolean {
   const dash = args.indexOf('--');
@@ -156,12 +165,7 @@ async function main(argv: string[]): Promise<number> {
         strict: true,
       });
       const { startProxy } = await import('./proxy.js');
-      const { Logger, parseLogLevel, LOG_LEVELS } = await import('./log/logger.js');
-      const level = parseLogLevel(values['log-level']!);
-      if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`--${level}`);
-      const format = values['log-format'];
-      if (format !== 'json' && format !== 'plain') throw new Error(`--log-format: expected json or plain, got '${format}'`);
-      const logger = new Logger({ level: level as 'info', format });
+      const logger = await loggerFrom(values['log-level']!, values['log-format']!);
       const { REMOTE_ENDPOINTS } = await import('./admin/server.js');
       const adminRemote = values['admin-remote']!.split(',').map((s) => s.trim()).filter(Boolean);
       for (const r of adminRemote) if (!(REMOTE_ENDPOINTS as readonly string[]).includes(r)) throw new Error(`--admin-remote: expected some of ${REMOTE_ENDPOINTS.join(',')}, got '${r}'`);
@@ -354,12 +358,7 @@ async function main(argv: string[]): Promise<number> {
       if (!identityDir) { console.error(COMMANDS.control); return 2; }
       if (values.kubeconfig !== undefined && !values.kubernetes) throw new Error('--kubeconfig goes with --kubernetes');
       if (values['route-status'] !== 'on' && values['route-status'] !== 'off') throw new Error(`--route-status: expected on or off, got '${values['route-status']}'`);
-      const { Logger, parseLogLevel, LOG_LEVELS } = await import('./log/logger.js');
-      const level = parseLogLevel(values['log-level']!);
-      if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`--${level}`);
-      const format = values['log-format'];
-      if (format !== 'json' && format !== 'plain') throw new Error(`--log-format: expected json or plain, got '${format}'`);
-      const logger = new Logger({ level: level as 'info', format });
+      const logger = await loggerFrom(values['log-level']!, values['log-format']!);
       const { parseDuration } = await import('./config/duration.js');
       const { parseHostPort } = await import('./config/address.js');
       const listen = parseHostPort(values.listen!, '--listen');
