@@ -305,6 +305,9 @@ export class MeshClient extends Dispatcher {
       return error(new MeshClientError('SKIFF_MESH_BAD_REQUEST', `the origin '${String(opts.origin)}' is not a URL (http://name.namespace[:port])`));
     }
     const method = (opts.method ?? 'GET').toUpperCase();
+    if (opts.upgrade || method === 'CONNECT') {
+      return error(new MeshClientError('SKIFF_MESH_BAD_REQUEST', 'upgrades and CONNECT are not supported by the mesh client (use a sidecar\'s outbound for WebSockets and tunnels)'));
+    }
     const fields: FieldList = [':method', method, ':path', opts.path || '/', 'host', authority];
     for (const [k, v] of headerPairs(opts.headers)) {
       const n = k.toLowerCase();

@@ -157,6 +157,18 @@ test('AbortSignal cancels a request in flight', async () => {
   assert.is(err.name, 'AbortError');
 });
 
+test('what the mesh client does not do is refused clearly: an upgrade (WebSocket) or CONNECT', async () => {
+  const { upgrade } = await import('undici');
+  let err;
+  try { await upgrade('http://web.default/', { dispatcher: mesh, protocol: 'websocket' }); } catch (e) { err = e; }
+  assert.ok(err instanceof MeshClientError, String(err));
+  assert.is(err.code, 'SKIFF_MESH_BAD_REQUEST');
+  assert.match(err.message, /upgrades and CONNECT are not supported/);
+  // CONNECT straight through the Dispatcher contract (undici's request() refuses the method itself)
+  const seen = await new Promise((resolve) => mesh.dispatch({ origin: 'http://web.default', path: '/', method: 'CONNECT' }, { onError: resolve, onConnect() {}, onHeaders() { return true; }, onData() { return true; }, onComplete() {} }));
+  assert.is(seen.code, 'SKIFF_MESH_BAD_REQUEST');
+});
+
 test('golden metrics recorded as a sidecar\'s outbound would', async () => {
   const { body } = await renderMetrics(mesh.telemetry, 'test');
   assert.match(body, /response_total\{direction="outbound",authority="web\.default\.svc\.cluster\.local:80",dst_namespace="default",dst_service="web",route_kind="HTTPRoute",route_namespace="default",route_name="web"[^}]*tls="true"[^}]*classification="success",status_code="200"\} [1-9]/);
