@@ -45,8 +45,33 @@ function yamlParser(): typeof YamlModule {
 }
 
 /** Reads and validates every object under `dir`; `previous` supplies last good versions of rejected routes. */
-export function loadDirectory(dir: string, previous?: Snapshot): LoadResult {
+/**
+ * The objects in one YAML (or JSON) text: several documents, `kind: List` unrolled, each with the
+ * line of its document's first field; YAML errors named by file and line (their document skipped).
+ */
+export function yamlObjects(text: string, file: string): { items: { value: unknown; line: number }[]; errors: ConfigError[] } {
   const YAML = yamlParser();
+  const items: { value: unknown; line: number }[] = [];
+  const errors: ConfigError[] = [];
+  const lines = new YAML.LineCounter();
+  const docs = YAML.parseAllDocuments(text, { lineCounter: lines, prettyErrors: false });
+  for (const doc of Array.isArray(docs) ? docs : [docs]) {
+    // the line of the object's first field, past any '---' and comments
+    const start = doc.contents?.range?.[0] ?? doc.range?.[0];
+    const line = start === undefined ? 0 : lines.linePos(start).line;
+    if (doc.errors.length) {
+      for (const e of doc.errors) errors.push(new ConfigError(file, lines.linePos(e.pos[0]).line, 'YAML', '', e.message.split('\n')[0]));
+      continue;
+    }
+    const value = doc.toJS({ maxAliasCount: 100 });
+    if (value === null || value === undefined) continue; // empty document
+    const list = typeof value === 'object' && value.kind === 'List' && Array.isArray(value.items) ? value.items : [value];
+    for (const v of list) items.push({ value: v, line });
+  }
+  return { items, errors };
+}
+
+export function loadDirectory(dir: string, previous?: Snapshot): LoadResult {
   const errors: ConfigError[] = [];
   const routeErrors: ConfigError[] = [];
   const rejected = new Set<string>();
@@ -67,28 +92,16 @@ export function loadDirectory(dir: string, previous?: Snapshot): LoadResult {
       errors.push(new ConfigError(file, 0, 'file', '', (err as Error).message));
       continue;
     }
-    const lines = new YAML.LineCounter();
-    const docs = YAML.parseAllDocuments(text, { lineCounter: lines, prettyErrors: false });
-    for (const doc of Array.isArray(docs) ? docs : [docs]) {
-      // the line of the object's first field, past any '---' and comments
-      const start = doc.contents?.range?.[0] ?? doc.range?.[0];
-      const line = start === undefined ? 0 : lines.linePos(start).line;
-      if (doc.errors.length) {
-        for (const e of doc.errors) errors.push(new ConfigError(file, lines.linePos(e.pos[0]).line, 'YAML', '', e.message.split('\n')[0]));
-        continue;
-      }
-      const value = doc.toJS({ maxAliasCount: 100 });
-      if (value === null || value === undefined) continue; // empty document
-      const items = typeof value === 'object' && value.kind === 'List' && Array.isArray(value.items) ? value.items : [value];
-      for (const item of items) {
-        const parsed = parseObject(item, file, line);
-        if (parsed.rejectedRoute) {
-          routeErrors.push(...parsed.errors);
-          rejected.add(parsed.rejectedRoute);
-        } else errors.push(...parsed.errors);
-        if (parsed.ignored) warnings.push(`${file}:${line}: ignoring ${parsed.ignored} (a kind Skiff does not read)`);
-        if (parsed.object) objects.push(parsed.object);
-      }
+    const read = yamlObjects(text, file);
+    errors.push(...read.errors);
+    for (const { value: item, line } of read.items) {
+      const parsed = parseObject(item, file, line);
+      if (parsed.rejectedRoute) {
+        routeErrors.push(...parsed.errors);
+        rejected.add(parsed.rejectedRoute);
+      } else errors.push(...parsed.errors);
+      if (parsed.ignored) warnings.push(`${file}:${line}: ignoring ${parsed.ignored} (a kind Skiff does not read)`);
+      if (parsed.object) objects.push(parsed.object);
     }
   }
   errors.push(...findDuplicates(objects));

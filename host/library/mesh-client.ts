@@ -110,13 +110,7 @@ class DispatchStream implements HttpStream {
 
   /** undici's start: the request is on its way; abort() cancels it. */
   start(): void {
-    const abort = (err?: Error): void => {
-      if (this.closed) return;
-      this.closed = true;
-      void this.body?.return?.();
-      this.handler?.onReset(this, new StreamResetError(ErrorCode.CANCEL, err?.message ?? 'aborted by the caller'));
-      this.fail(err ?? new MeshClientError('SKIFF_MESH_ABORTED', 'the request was aborted'));
-    };
+    const abort = (err?: Error): void => this.abortWith(err ?? new MeshClientError('SKIFF_MESH_ABORTED', 'the request was aborted'));
     if (this.h.onRequestStart) {
       this.controller = new Controller(abort, () => this.resume());
       this.h.onRequestStart(this.controller, {});
@@ -147,9 +141,11 @@ class DispatchStream implements HttpStream {
     }, (err: Error) => { this.pulling = false; this.abortWith(err); });
   }
 
+  /** The caller aborted, or its body failed: the exchange is reset upstream, the caller told why. */
   private abortWith(err: Error): void {
     if (this.closed) return;
     this.closed = true;
+    void this.body?.return?.();
     this.handler?.onReset(this, new StreamResetError(ErrorCode.CANCEL, err.message));
     this.fail(err);
   }

@@ -8,11 +8,10 @@
 //                         { method: 'GET', path: '/api/v2/books?x=1', headers: { 'x-canary': '1' } });
 //   if (m) console.log(m.route.name, m.ruleIndex, m.pickBackend().name);
 //   table.close();
-import { createRequire } from 'node:module';
-import type * as YamlModule from 'yaml';
 import { parseObject, type KnownObject } from '../config/objects.js';
 import { Snapshot, findDuplicates } from '../config/snapshot.js';
 import { ConfigError } from '../config/checker.js';
+import { yamlObjects } from '../config/directory.js';
 import { routesFor } from '../route/attach.js';
 import { Router } from '../route/router.js';
 import type { BackendRef, Route, RouteFilter, RouteRule } from '../route/model.js';
@@ -57,9 +56,6 @@ export interface RouteMatch {
   pickBackend(random?: number): BackendRef | null;
 }
 
-let yaml: typeof YamlModule | undefined;
-const yamlParser = (): typeof YamlModule => (yaml ??= createRequire(import.meta.url)('yaml') as typeof YamlModule);
-
 export class RouteTable {
   private snapshot: Snapshot;
   private routers = new Map<string, Router | null>();
@@ -74,41 +70,21 @@ export class RouteTable {
    * Service, HTTPRoute and GRPCRoute are ignored; any invalid object throws RouteTableError.
    */
   static fromObjects(objects: readonly unknown[], source = 'objects'): RouteTable {
-    const kept: KnownObject[] = [];
-    const errors: ConfigError[] = [];
-    objects.forEach((o, i) => {
-      const r = parseObject(o, source, i + 1);
-      errors.push(...r.errors);
-      if (r.object && (r.object.kind === 'HTTPRoute' || r.object.kind === 'GRPCRoute' || r.object.kind === 'Service')) kept.push(r.object);
-    });
-    errors.push(...findDuplicates(kept));
-    if (errors.length) throw new RouteTableError(errors);
-    return new RouteTable(kept);
+    return RouteTable.build(objects.map((value, i) => ({ value, line: i + 1 })), [], source);
   }
 
   /** Routes from YAML (several documents, `kind: List` too), as `kubectl apply -f` takes them. */
   static fromYaml(text: string, file = 'routes.yaml'): RouteTable {
-    const Y = yamlParser();
-    const lines = new Y.LineCounter();
-    const objects: unknown[] = [];
-    const errors: ConfigError[] = [];
+    const read = yamlObjects(text, file);
+    return RouteTable.build(read.items, read.errors, file);
+  }
+
+  private static build(items: { value: unknown; line: number }[], errors: ConfigError[], source: string): RouteTable {
     const kept: KnownObject[] = [];
-    for (const doc of Y.parseAllDocuments(text, { lineCounter: lines, prettyErrors: false }) as YamlModule.Document[]) {
-      const start = doc.contents?.range?.[0] ?? doc.range?.[0];
-      const line = start === undefined ? 0 : lines.linePos(start).line;
-      if (doc.errors.length) {
-        for (const e of doc.errors) errors.push(new ConfigError(file, lines.linePos(e.pos[0]).line, 'YAML', '', e.message.split('\n')[0]));
-        continue;
-      }
-      const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
-      if (value === null || value === undefined) continue;
-      const items = (value as { kind?: unknown }).kind === 'List' && Array.isArray((value as { items?: unknown }).items) ? (value as { items: unknown[] }).items : [value];
-      for (const item of items) {
-        objects.push(item);
-        const r = parseObject(item, file, line);
-        errors.push(...r.errors);
-        if (r.object && (r.object.kind === 'HTTPRoute' || r.object.kind === 'GRPCRoute' || r.object.kind === 'Service')) kept.push(r.object);
-      }
+    for (const { value, line } of items) {
+      const r = parseObject(value, source, line);
+      errors.push(...r.errors);
+      if (r.object && (r.object.kind === 'HTTPRoute' || r.object.kind === 'GRPCRoute' || r.object.kind === 'Service')) kept.push(r.object);
     }
     errors.push(...findDuplicates(kept));
     if (errors.length) throw new RouteTableError(errors);
