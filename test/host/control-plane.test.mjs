@@ -62,8 +62,8 @@ async function certFor(ns, sa) {
 }
 
 /** A config stream as a proxy opens it; messages collected as they come. */
-function openStream(workload, creds, subscribe = []) {
-  const session = http2.connect(`https://127.0.0.1:${cp.address.port}`, { ca: anchors, servername: 'identity.skiff.cluster.local', ...(creds ?? {}) });
+function openStream(workload, creds, subscribe = [], sessionOptions = {}) {
+  const session = http2.connect(`https://127.0.0.1:${cp.address.port}`, { ca: anchors, servername: 'identity.skiff.cluster.local', ...(creds ?? {}), ...sessionOptions });
   session.on('error', () => {});
   const stream = session.request({ ':method': 'POST', ':path': '/v1/config', 'skiff-workload': workload });
   stream.write(`${JSON.stringify({ subscribe })}\n`);
@@ -89,6 +89,8 @@ function openStream(workload, creds, subscribe = []) {
     messages, get status() { return status; }, get text() { return text; }, ended,
     subscribe(names) { stream.write(`${JSON.stringify({ subscribe: names })}\n`); },
     close() { session.destroy(); },
+    pause() { stream.pause(); },
+    resume() { stream.resume(); },
   };
 }
 
@@ -171,6 +173,43 @@ test('a stream starts with what its proxy needs and nothing else; subscriptions 
       apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: meta('catalog-routes'),
       spec: { parentRefs: [{ group: '', kind: 'Service', name: 'catalog', port: 80 }], rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/reviews' } }], backendRefs: [{ name: 'reviews', port: 80 }] }, { backendRefs: [{ name: 'catalog', port: 80 }] }] },
     });
+  }
+});
+
+test('a proxy that stops reading (64 KiB windows, the RFC default) is not queued for: once it reads again it gets the latest state in one diff', async () => {
+  const s = openStream(`${NS}/web-0`, await certFor(NS, 'web'), ['shop/catalog'], { settings: { initialWindowSize: 65535 } });
+  try {
+    await eventually(() => s.messages.length >= 1);
+    s.pause();
+    // 300 changes of a slice of 40 endpoints (~4 KB each), each its own update (past the 10 ms
+    // debounce): far more than the windows hold
+    const big = (gen) => {
+      const x = slice('catalog', ['catalog-0']);
+      x.endpoints = Array.from({ length: 40 }, (_, i) => ({ addresses: [`10.1.${gen % 250}.${i + 1}`], conditions: { ready: true }, targetRef: { kind: 'Pod', namespace: NS, name: 'catalog-0' } }));
+      return x;
+    };
+    for (let g = 1; g <= 300; g++) {
+      api.apply(big(g));
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    const latest = api.get('EndpointSlice', NS, 'catalog-x').metadata.resourceVersion;
+    await new Promise((r) => setTimeout(r, 300));
+    s.resume();
+    const lastSlice = () => {
+      for (let i = s.messages.length - 1; i >= 0; i--) {
+        const o = s.messages[i].upsert.find((x) => x.kind === 'EndpointSlice' && x.metadata.name === 'catalog-x');
+        if (o) return o;
+      }
+      return null;
+    };
+    assert.ok(await eventually(() => lastSlice()?.metadata.resourceVersion === latest), 'the latest version arrives');
+    assert.is(lastSlice().endpoints[0].addresses[0], '10.1.50.1', 'with the latest content');
+    const sent = s.messages.filter((m) => m.upsert.some((x) => x.kind === 'EndpointSlice' && x.metadata.name === 'catalog-x')).length;
+    console.log(`    slow reader: ${sent} of 300 changes sent as messages`);
+    assert.ok(sent < 100, `${sent} messages carried the slice: the backlog was not queued (300 changes)`);
+  } finally {
+    s.close();
+    api.apply(slice('catalog', ['catalog-0']));
   }
 });
 
